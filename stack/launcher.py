@@ -107,6 +107,8 @@ class LocalStack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         # The app and the simulator share a key made for this run; nothing else knows it.
         self.sim_api_key = self.env.get("SIM_API_KEY") or secrets.token_urlsafe(24)
+        # Fixed for the whole run so tokens survive a restart of the app (fault tests).
+        self.jwt_secret = self.env.get("JWT_SECRET") or os.environ.get("JWT_SECRET") or secrets.token_urlsafe(32)
 
     @staticmethod
     def _claim_port(env_name: str, port: int) -> int:
@@ -151,6 +153,7 @@ class LocalStack:
                 "FRONTEND_PORT": str(self.frontend_port),
                 "SIM_PORT": str(self.sim_port),
                 "SIM_API_KEY": self.sim_api_key,
+                "JWT_SECRET": self.jwt_secret,
                 "PYTHONUNBUFFERED": "1",
                 _MARKER_ENV: self.run_id,
             }
@@ -180,7 +183,7 @@ class LocalStack:
         assert self.log_dir is not None
         log_path = self.log_dir / f"{name}.log"
         log_file = log_path.open("ab")
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
             [sys.executable, "-m", spec.module],
             env=self.service_env(name),
             stdout=log_file,
@@ -208,7 +211,7 @@ class LocalStack:
                     f"--- last lines of {running.log_path} ---\n{self.log_tail(name)}"
                 )
             try:
-                with urllib.request.urlopen(url, timeout=1.0) as response:  # noqa: S310 (loopback)
+                with urllib.request.urlopen(url, timeout=1.0) as response:
                     if response.status == 200:
                         return
                     last_error = f"HTTP {response.status}"
