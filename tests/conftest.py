@@ -70,7 +70,9 @@ def stack_factory(request: pytest.FixtureRequest) -> Iterator[StackFactory]:
     """Start a stack of one's own (for destructive or differently configured tests)."""
     with ExitStack() as exits:
 
-        def start(services: tuple[str, ...] = ("realtime-sim", "app"), env: Mapping[str, str] | None = None) -> LocalStack:
+        def start(
+            services: tuple[str, ...] = ("realtime-sim", "app"), env: Mapping[str, str] | None = None
+        ) -> LocalStack:
             stack = LocalStack(services=services, env=dict(env or {}))
             _track(request, stack)
             return exits.enter_context(stack)

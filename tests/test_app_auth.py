@@ -1,0 +1,113 @@
+"""Contract: login, JWTs, bearer auth on /api/*, per-account rate limit, accounts, secret hygiene."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from fixtures.api_client import TEST_EMAIL, TEST_PASSWORD, ApiClient
+from stack.launcher import LocalStack
+
+pytestmark = pytest.mark.security
+
+PROTECTED = [
+    ("GET", "/api/sessions"),
+    ("POST", "/api/digital_human_develop/start_live"),
+    ("DELETE", "/api/digital_human_develop/leave_room/live_x"),
+    ("POST", "/api/digital_human_develop/clear_all_sessions"),
+]
+
+
+async def test_login_returns_hs256_jwt_with_expiry(stack: LocalStack) -> None:
+    response = await ApiClient(stack.app_url).request(
+        "POST", "/api/auth/login", json={"email": TEST_EMAIL, "password": TEST_PASSWORD}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    token = body["access_token"]
+    assert jwt.get_unverified_header(token)["alg"] == "HS256"
+    claims = jwt.decode(token, stack.jwt_secret, algorithms=["HS256"])
+    assert claims["sub"] == TEST_EMAIL
+    assert claims["exp"] > time.time()
+    assert body["token_type"] == "bearer"
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [(TEST_EMAIL, "wrong-password"), ("nobody@example.com", TEST_PASSWORD), (TEST_EMAIL, "")],
+)
+async def test_bad_credentials_get_401(stack: LocalStack, email: str, password: str) -> None:
+    response = await ApiClient(stack.app_url).request(
+        "POST", "/api/auth/login", json={"email": email, "password": password}
+    )
+    assert response.status_code == 401
+    assert "access_token" not in response.text
+
+
+async def test_malformed_login_body_is_rejected(stack: LocalStack) -> None:
+    response = await ApiClient(stack.app_url).request("POST", "/api/auth/login", json={"email": TEST_EMAIL})
+    assert response.status_code == 422
+
+
+async def test_failed_logins_are_rate_limited_per_account(stack: LocalStack) -> None:
+    client = ApiClient(stack.app_url)
+    locked = {"email": "locked@example.com", "password": "not-it"}
+    statuses = [(await client.request("POST", "/api/auth/login", json=locked)).status_code for _ in range(3)]
+    assert statuses == [401, 401, 401]
+    refused = await client.request("POST", "/api/auth/login", json=locked)
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    # Even the right password is refused while the account is locked out ...
+    right = await client.request(
+        "POST", "/api/auth/login", json={"email": "locked@example.com", "password": "Locked-pass-1"}
+    )
+    assert right.status_code == 429
+    # ... and other accounts are unaffected.
+    assert await client.login()
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED)
+async def test_api_requires_a_bearer_token(stack: LocalStack, method: str, path: str) -> None:
+    client = ApiClient(stack.app_url)
+    missing = await client.request(method, path)
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"] == "Bearer"
+    forged = jwt.encode(
+        {"sub": TEST_EMAIL, "role": "admin", "exp": int(time.time()) + 60}, "not-the-secret-but-long-enough-for-hs256"
+    )
+    assert (await client.request(method, path, token=forged)).status_code == 401
+    assert (await client.request(method, path, token="garbage")).status_code == 401
+
+
+async def test_expired_token_is_refused(stack: LocalStack) -> None:
+    expired = jwt.encode(
+        {"sub": TEST_EMAIL, "role": "admin", "exp": int(time.time()) - 5}, stack.jwt_secret, algorithm="HS256"
+    )
+    response = await ApiClient(stack.app_url).request("GET", "/api/sessions", token=expired)
+    assert response.status_code == 401
+    assert "expired" in response.json()["message"]
+
+
+async def test_configured_non_admin_account_cannot_clear_everything(stack: LocalStack, api: ApiClient) -> None:
+    viewer = ApiClient(stack.app_url)
+    await viewer.login("viewer@example.com", "Viewer-pass-1")
+    started = await api.start_live()
+    live_id = started.json()["live_id"]
+    assert (await viewer.request("POST", "/api/digital_human_develop/clear_all_sessions")).status_code == 403
+    assert (await viewer.leave_room(live_id)).status_code == 403
+    assert len(await viewer.sessions()) == 1
+    own = await viewer.start_live()
+    assert own.status_code == 200
+    assert (await viewer.leave_room(own.json()["live_id"])).status_code == 200
+
+
+async def test_secrets_never_reach_the_logs(stack: LocalStack, api: ApiClient) -> None:
+    token = api.token
+    assert token is not None
+    await ApiClient(stack.app_url).request("POST", "/api/auth/login", json={"email": TEST_EMAIL, "password": "oops"})
+    await api.sessions()
+    logs = stack.log_text("app") + stack.log_text("realtime-sim")
+    for secret in (token, stack.jwt_secret, stack.sim_api_key, TEST_PASSWORD, "Viewer-pass-1"):
+        assert secret not in logs
