@@ -15,6 +15,7 @@ import logging.handlers
 import os
 import queue
 import re
+import signal
 import sys
 import time
 from typing import Any
@@ -137,6 +138,10 @@ def log_fields(**fields: Any) -> dict[str, Any]:
     return {"fields": fields}
 
 
+def _exit_after_graceful_shutdown(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 def serve(app: Any, *, host: str, port: int, ws_max_size: int = 16 * 1024 * 1024) -> None:
     """Run an ASGI app with uvicorn until SIGINT/SIGTERM, using our logging setup."""
     config = uvicorn.Config(
@@ -151,6 +156,12 @@ def serve(app: Any, *, host: str, port: int, ws_max_size: int = 16 * 1024 * 1024
         server_header=False,
     )
     server = uvicorn.Server(config)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, restores the handlers it found, then
+    # re-raises the signal. With the default handlers that kills the process before atexit
+    # flushes the log queue (the last lines, "shutdown complete" among them, were lost);
+    # with these, the re-raised signal becomes a clean exit 0.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_after_graceful_shutdown)
     server.run()
     if not server.started:
         # uvicorn already logged why (usually: port taken); say it plainly too.

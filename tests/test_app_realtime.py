@@ -147,6 +147,7 @@ async def test_upstream_dropping_mid_session_sends_error_and_frees_slot(
     stack: LocalStack, api: ApiClient, fault: str
 ) -> None:
     client = await open_session(stack, api)
+    await client.disable_server_vad()
     await client.send({"type": "session.update", "session": {"type": "realtime", "metadata": {"sim_fault": fault}}})
     await client.wait_for("session.updated")
     await client.append_audio(utterance(0.3))
