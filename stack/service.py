@@ -111,15 +111,15 @@ class _JsonFormatter(logging.Formatter):
         return redact(json.dumps(entry, ensure_ascii=False, default=str))
 
 
-def configure_logging(service: str, level: str | None = None) -> None:
+def configure_logging(service: str, level: str | None = None, stream: Any = None) -> logging.handlers.QueueListener:
     """Route all logging (ours and uvicorn's) through a queue to a JSON writer thread."""
     level_name = (level or env_str("LOG_LEVEL", "info")).upper()
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    writer = logging.StreamHandler(sys.stderr)
+    writer = logging.StreamHandler(stream or sys.stderr)
     writer.setFormatter(_JsonFormatter(service))
     listener = logging.handlers.QueueListener(records, writer, respect_handler_level=False)
     listener.start()
-    atexit.register(listener.stop)
+    atexit.register(_stop_listener, listener)
 
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(records)]
@@ -131,6 +131,13 @@ def configure_logging(service: str, level: str | None = None) -> None:
     # Access logs carry query strings (?token=...); they pass the redaction filter,
     # but there is no reason to pay for them on the hot path.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    return listener
+
+
+def _stop_listener(listener: logging.handlers.QueueListener) -> None:
+    """Flush what is queued at exit (idempotent: tests may have stopped it already)."""
+    if getattr(listener, "_thread", None) is not None:
+        listener.stop()
 
 
 def log_fields(**fields: Any) -> dict[str, Any]:
