@@ -3,6 +3,7 @@
 #   chromium            the browser Playwright drives (playwright install cannot download here)
 #   espeak-ng, sox      spoken prompts for the fake microphone
 #   debootstrap         builds the local Docker base image when no registry is reachable
+#   fonts-wqy-zenhei    a CJK font, so screenshots show the seeds' Chinese UI strings
 # Skips what is already there; needs root (or sudo) and Debian's package index.
 set -euo pipefail
 
@@ -11,8 +12,9 @@ missing=()
 for package in "${!provides[@]}"; do
   command -v "${provides[$package]}" >/dev/null 2>&1 || [ -x "/usr/sbin/${provides[$package]}" ] || missing+=("$package")
 done
+[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "system packages: all present (chromium espeak-ng sox debootstrap)"
+  echo "system packages: all present (chromium espeak-ng sox debootstrap fonts-wqy-zenhei)"
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then

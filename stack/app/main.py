@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=list(settings.allowed_origins),
         allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],
+        expose_headers=["Retry-After"],  # so the login page can say how long to wait
         max_age=600,
     )
     app.add_middleware(RequestTimer)

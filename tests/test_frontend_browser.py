@@ -1,0 +1,508 @@
+"""The pages in a real Chromium against the full local stack (realtime-sim, app, frontend).
+
+Playwright's *async* API inside pytest-asyncio tests: pytest-playwright's sync fixtures
+keep a loop running for the whole session and break asyncio tests in the same process
+(playwright-pytest#240), so this module never uses them (its fixtures have other names).
+
+The microphone is Chromium's fake capture device fed from a WAV written here (48 kHz mono
+16-bit: 0.5 s of silence, then a voice-like tone; the device loops it). Waits are
+web-first assertions with explicit timeouts; nothing waits for ``networkidle`` (a page
+holding a WebSocket never goes idle).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import re
+import secrets
+import struct
+import time
+import wave
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Playwright,
+    async_playwright,
+    expect,
+)
+
+from stack.launcher import LocalStack
+from stack.service import redact
+
+CHROMIUM = os.environ.get("REALTIME_QA_CHROMIUM", "/usr/bin/chromium")
+EMAIL, PASSWORD = "betty@123.com", "Betty@123.com"
+
+CONNECTED = "已连接"
+RECONNECTING = "网络连接出现问题，正在尝试重新连接..."
+LOGIN_REQUIRED = "请先登录后再使用语音功能"
+CONNECT_TIMEOUT = "连接超时，请检查网络连接"
+AUTH_FAILED = "认证失败，请重新登录"
+START_RECORDING = "开始录音"
+STOP_RECORDING = "停止录音"
+MIC_DENIED = "麦克风权限被拒绝，请在浏览器设置中允许麦克风权限"
+BAD_CREDENTIALS = "邮箱或密码错误，请重试"
+POOL_FULL_MESSAGE = "Failed to start live: failed to load or create engine: concurrency over limit (code: 4002)"
+
+# Timeouts (ms) for web-first assertions.
+SHORT = 5_000
+CONNECT = 15_000
+ROUND_TRIP = 20_000
+RECOVERY = 30_000
+
+FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+COMMON_ARGS = ["--autoplay-policy=no-user-gesture-required", "--no-first-run", "--disable-gpu"]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=(
+            f"no Chromium at {CHROMIUM}: install Debian's with `apt-get install -y chromium`, "
+            "or point REALTIME_QA_CHROMIUM at another Chromium/Chrome binary"
+        ),
+    ),
+]
+
+
+# -- audio for the fake microphone -------------------------------------------------------
+def write_fake_mic_wav(path: Path, rate: int = 48_000, lead_s: float = 0.5, tone_s: float = 2.0) -> Path:
+    """16-bit mono PCM: silence first (the device starts mid-file otherwise), then a
+    harmonic tone with a 3 Hz envelope, so it survives the browser's noise suppression."""
+    frames = bytearray(int(rate * lead_s) * 2)
+    for n in range(int(rate * tone_s)):
+        t = n / rate
+        envelope = 0.55 + 0.45 * math.sin(2 * math.pi * 3 * t)
+        voice = (
+            math.sin(2 * math.pi * 220 * t)
+            + 0.5 * math.sin(2 * math.pi * 440 * t)
+            + 0.25 * math.sin(2 * math.pi * 660 * t)
+        ) / 1.75
+        frames += struct.pack("<h", int(32767 * 0.5 * envelope * voice))
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(bytes(frames))
+    return path
+
+
+@pytest.fixture(scope="module")
+def fake_mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_fake_mic_wav(tmp_path_factory.mktemp("audio") / "prompt.wav")
+
+
+# -- stacks -------------------------------------------------------------------------------
+def _stack_env(**extra: str) -> dict[str, str]:
+    # A known JWT secret lets a test forge an expired-but-correctly-signed token.
+    return {"JWT_SECRET": secrets.token_urlsafe(32), "PUBLIC_API_URL": "", "PUBLIC_WS_URL": "", **extra}
+
+
+@pytest.fixture(scope="module")
+def full_stack() -> Iterator[LocalStack]:
+    """All three services, shared by the non-destructive tests."""
+    with LocalStack(env=_stack_env()) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def chaos_stack() -> Iterator[LocalStack]:
+    """A stack of its own for the tests that kill, pause or fill it: one engine slot,
+    fast reconnects, short connect timeout. Each test leaves it healthy again."""
+    env = _stack_env(
+        ENGINE_CONCURRENCY_LIMIT="1",
+        CONNECT_TIMEOUT_MS="3000",
+        RECONNECT_BASE_MS="300",
+        RECONNECT_CAP_MS="2000",
+    )
+    with LocalStack(env=env) as stack:
+        yield stack
+
+
+async def api_token(stack: LocalStack) -> str:
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        response = await client.post(f"{stack.app_url}/api/auth/login", json={"email": EMAIL, "password": PASSWORD})
+    assert response.status_code == 200, f"login failed: HTTP {response.status_code} {response.text}"
+    return response.json()["access_token"]
+
+
+# -- browser plumbing ---------------------------------------------------------------------
+@dataclass
+class Watch:
+    """Console output, uncaught page errors and WebSockets of every page a test opened."""
+
+    console: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    sockets: list[str] = field(default_factory=list)
+    pages: int = 0
+    # Unredacted console text, only for checking that the page never logs a token itself.
+    raw_console: list[str] = field(default_factory=list, repr=False)
+
+    def attach(self, page: Page) -> Page:
+        label = f"page{self.pages}"
+        self.pages += 1
+        # Chromium itself prints a failed socket's URL, ?token= included: redact before keeping.
+        page.on("console", lambda m: self.raw_console.append(m.text))
+        page.on("console", lambda m: self.console.append(redact(f"[{label} {m.type}] {m.text}")))
+        page.on("pageerror", lambda e: self.page_errors.append(redact(f"[{label}] {e}")))
+        page.on("websocket", lambda ws: self.sockets.append(redact(ws.url)))
+        return page
+
+    def report(self) -> str:
+        lines = ["--- browser console ---", *self.console, "--- page errors ---", *self.page_errors]
+        lines += ["--- websockets ---", *self.sockets]
+        return "\n".join(lines)
+
+
+@pytest.fixture
+def watch() -> Iterator[Watch]:
+    seen = Watch()
+    yield seen
+    # pytest shows captured output only for failing tests: the console is there when needed.
+    print(seen.report())
+    assert not seen.page_errors, f"uncaught errors in the page:\n{seen.report()}"
+
+
+@pytest.fixture
+async def pw() -> AsyncIterator[Playwright]:
+    async with async_playwright() as playwright:
+        yield playwright
+
+
+async def launch(pw: Playwright, args: list[str]) -> Browser:
+    return await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*COMMON_ARGS, *args])
+
+
+@pytest.fixture
+async def mic_browser(pw: Playwright, fake_mic_wav: Path) -> AsyncIterator[Browser]:
+    """Chromium with the fake microphone, permission prompts auto-accepted."""
+    chromium = await launch(pw, [*FAKE_MEDIA, f"--use-file-for-fake-audio-capture={fake_mic_wav}"])
+    yield chromium
+    await chromium.close()
+
+
+async def new_page(browser: Browser, watch: Watch, token: str | None = None) -> tuple[BrowserContext, Page]:
+    context = await browser.new_context()
+    if token is not None:
+        await context.add_init_script(f"window.localStorage.setItem('access_token', {json.dumps(token)});")
+    page = watch.attach(await context.new_page())
+    return context, page
+
+
+def status(page: Page) -> Locator:
+    return page.get_by_test_id("connection-status")
+
+
+async def login_via_form(page: Page, stack: LocalStack, password: str = PASSWORD) -> None:
+    await page.goto(f"{stack.frontend_url}/login")
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=SHORT)
+    await page.get_by_test_id("login-email").fill(EMAIL)
+    await page.get_by_test_id("login-password").fill(password)
+    await page.get_by_test_id("login-submit").click()
+
+
+async def data_number(page: Page, test_id: str, attribute: str) -> float:
+    value = await page.get_by_test_id(test_id).get_attribute(attribute)
+    return float(value or 0)
+
+
+async def wait_for_number(page: Page, test_id: str, attribute: str, above: float, timeout_ms: int, what: str) -> None:
+    js = '([id, attr, above]) => Number(document.querySelector(`[data-testid="${id}"]`).getAttribute(attr)) > above'
+    try:
+        await page.wait_for_function(js, arg=[test_id, attribute, above], timeout=timeout_ms)
+    except Exception as exc:
+        current = await page.get_by_test_id(test_id).get_attribute(attribute)
+        raise AssertionError(
+            f"{what}: {test_id}[{attribute}] stayed at {current}, not above {above}, for {timeout_ms} ms"
+        ) from exc
+
+
+# -- tests: shared stack ---------------------------------------------------------------------
+async def test_without_a_token_the_page_asks_to_log_in_and_opens_no_socket(
+    full_stack: LocalStack, mic_browser: Browser, watch: Watch
+) -> None:
+    _, page = await new_page(mic_browser, watch)
+    await page.goto(f"{full_stack.frontend_url}/")
+    await expect(status(page)).to_have_text(LOGIN_REQUIRED, timeout=SHORT)
+    await expect(page.get_by_test_id("login-link")).to_be_visible()
+    await expect(page.get_by_test_id("login-link")).to_have_attribute("href", "/login")
+    await expect(page.get_by_test_id("record-button")).to_have_text(START_RECORDING)
+    await expect(page.get_by_test_id("record-button")).to_be_disabled()
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    await asyncio.sleep(0.5)
+    assert watch.sockets == [], "a WebSocket was opened without a token"
+
+
+async def test_login_then_the_voice_page_connects(full_stack: LocalStack, mic_browser: Browser, watch: Watch) -> None:
+    _, page = await new_page(mic_browser, watch)
+    await login_via_form(page, full_stack)
+    await page.wait_for_url(f"{full_stack.frontend_url}/", timeout=SHORT)
+    await expect(status(page)).to_have_text(CONNECTED, timeout=CONNECT)
+    await expect(page.get_by_test_id("record-button")).to_be_enabled()
+    await expect(page.get_by_test_id("reconnect-info")).to_be_hidden()
+    await expect(page.get_by_test_id("error-message")).to_be_hidden()
+    token = await page.evaluate("window.localStorage.getItem('access_token')")
+    assert isinstance(token, str)
+    if not re.fullmatch(r"[\w-]+\.[\w-]+\.[\w-]+", token):
+        pytest.fail("the stored token is not a JWT")
+    assert len(watch.sockets) == 1
+    leaked = sum(token in line for line in watch.raw_console)
+    if leaked:  # not an `assert`: its rewriting would print the token in the report
+        pytest.fail(f"the page wrote the token to the console ({leaked} line(s))")
+
+
+async def test_wrong_password_shows_an_error_and_stores_nothing(
+    full_stack: LocalStack, mic_browser: Browser, watch: Watch
+) -> None:
+    _, page = await new_page(mic_browser, watch)
+    await login_via_form(page, full_stack, password="not-the-password")
+    error = page.get_by_test_id("login-error")
+    await expect(error).to_be_visible(timeout=SHORT)
+    await expect(error).to_have_text(BAD_CREDENTIALS)
+    await expect(error).to_have_attribute("data-status", "401")
+    assert page.url == f"{full_stack.frontend_url}/login"
+    assert await page.evaluate("window.localStorage.getItem('access_token')") is None
+    await expect(page.get_by_test_id("login-submit")).to_be_enabled()
+
+
+async def test_recording_moves_the_waveform_then_plays_the_answer(
+    full_stack: LocalStack, mic_browser: Browser, watch: Watch
+) -> None:
+    _, page = await new_page(mic_browser, watch, token=await api_token(full_stack))
+    await page.goto(f"{full_stack.frontend_url}/")
+    await expect(status(page)).to_have_text(CONNECTED, timeout=CONNECT)
+
+    record = page.get_by_test_id("record-button")
+    await record.click()
+    await expect(record).to_have_text(STOP_RECORDING, timeout=SHORT)
+    started = time.monotonic()
+    await expect(record).to_have_attribute("data-recording", "true")
+    await expect(page.get_by_test_id("mic-error")).to_be_hidden()
+
+    # The waveform is drawn every frame and its level follows the (looping) prompt.
+    await wait_for_number(page, "waveform", "data-peak", 0.05, 10_000, "the waveform never saw the tone")
+    frames_before = await data_number(page, "waveform", "data-frames")
+    levels = set()
+    for _ in range(12):
+        levels.add(await page.get_by_test_id("waveform").get_attribute("data-level"))
+        await asyncio.sleep(0.1)
+    assert await data_number(page, "waveform", "data-frames") > frames_before, "the waveform stopped drawing"
+    assert len(levels) >= 3, f"the waveform level did not move: {levels}"
+    await wait_for_number(page, "mic-bytes", "data-bytes", 24_000, 5_000, "too little audio was sent")
+
+    await record.click()
+    elapsed = time.monotonic() - started
+    await expect(record).to_have_text(START_RECORDING, timeout=SHORT)
+    await expect(page.get_by_test_id("waveform")).to_have_attribute("data-active", "false")
+    # The worklet resamples to 24 kHz PCM16: 48,000 bytes per second of recording.
+    sent = await data_number(page, "mic-bytes", "data-bytes")
+    assert 0.75 * 48_000 <= sent / elapsed <= 1.25 * 48_000, f"{sent:.0f} B in {elapsed:.2f} s is not 24 kHz PCM16"
+
+    await expect(page.get_by_test_id("transcript")).to_have_text(re.compile(r"\S"), timeout=ROUND_TRIP)
+    await wait_for_number(page, "audio-bytes", "data-audio-bytes", 0, ROUND_TRIP, "no answer audio was played")
+    # realtime-sim echoes what it heard: every byte sent comes back and is scheduled for playback.
+    await expect(page.get_by_test_id("audio-bytes")).to_have_attribute(
+        "data-audio-bytes", str(int(sent)), timeout=ROUND_TRIP
+    )
+    await expect(page.get_by_test_id("error-message")).to_be_hidden()
+    await expect(status(page)).to_have_text(CONNECTED)
+
+
+async def live_sessions(stack: LocalStack, token: str) -> int:
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        response = await client.get(f"{stack.app_url}/api/sessions", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    return int(response.json()["count"])
+
+
+async def wait_for_sessions(stack: LocalStack, token: str, expected: int, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    count = await live_sessions(stack, token)
+    while count != expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        count = await live_sessions(stack, token)
+    assert count == expected, f"the app holds {count} realtime session(s), expected {expected}"
+
+
+async def test_logout_forgets_the_token_and_frees_the_session(
+    full_stack: LocalStack, mic_browser: Browser, watch: Watch
+) -> None:
+    admin = await api_token(full_stack)
+    context, page = await new_page(mic_browser, watch)
+    await login_via_form(page, full_stack)
+    await expect(status(page)).to_have_text(CONNECTED, timeout=CONNECT)
+    before = await live_sessions(full_stack, admin)
+    assert before >= 1
+    await page.get_by_test_id("logout").click()
+    await page.wait_for_url(f"{full_stack.frontend_url}/login", timeout=SHORT)
+    assert await page.evaluate("window.localStorage.getItem('access_token')") is None
+    await wait_for_sessions(full_stack, admin, before - 1)
+    await page.goto(f"{full_stack.frontend_url}/")
+    await expect(status(page)).to_have_text(LOGIN_REQUIRED, timeout=SHORT)
+    assert len(watch.sockets) == 1
+    await context.close()
+
+
+@pytest.mark.security
+@pytest.mark.parametrize("kind", ["garbage", "forged", "expired"])
+async def test_a_bad_token_fails_authentication_and_is_never_retried(
+    full_stack: LocalStack, mic_browser: Browser, watch: Watch, kind: str
+) -> None:
+    now = int(time.time())
+    secret = full_stack.env["JWT_SECRET"]
+    token = {
+        "garbage": "not-a-jwt",
+        "forged": jwt.encode({"sub": EMAIL, "exp": now + 600}, "not-the-secret-" + "x" * 32, algorithm="HS256"),
+        "expired": jwt.encode({"sub": EMAIL, "iat": now - 7200, "exp": now - 3600}, secret, algorithm="HS256"),
+    }[kind]
+    context, page = await new_page(mic_browser, watch)
+    await page.goto(f"{full_stack.frontend_url}/login")
+    await page.evaluate("(t) => window.localStorage.setItem('access_token', t)", token)
+    await page.goto(f"{full_stack.frontend_url}/")
+    await expect(status(page)).to_have_text(AUTH_FAILED, timeout=CONNECT)
+    await expect(page.get_by_test_id("login-link")).to_be_visible()
+    await expect(page.get_by_test_id("reconnect-info")).to_be_hidden()
+    assert await page.evaluate("window.localStorage.getItem('access_token')") is None, "bad token kept"
+    await asyncio.sleep(3.0)  # several backoff periods: a reconnect would have happened by now
+    assert len(watch.sockets) == 1, f"reconnected after 4001: {watch.sockets}"
+    await expect(status(page)).to_have_text(AUTH_FAILED)
+    await context.close()
+
+
+async def test_denied_microphone_shows_why(
+    full_stack: LocalStack, pw: Playwright, fake_mic_wav: Path, watch: Watch
+) -> None:
+    # A browser of its own: no fake-ui flag (which would accept the prompt), prompts denied.
+    chromium = await launch(pw, ["--use-fake-device-for-media-stream", "--deny-permission-prompts"])
+    try:
+        context = await chromium.new_context()
+        await context.add_init_script(
+            f"window.localStorage.setItem('access_token', {json.dumps(await api_token(full_stack))});"
+        )
+        page = watch.attach(await context.new_page())
+        await page.goto(f"{full_stack.frontend_url}/")
+        await expect(status(page)).to_have_text(CONNECTED, timeout=CONNECT)
+        record = page.get_by_test_id("record-button")
+        await record.click()
+        mic_error = page.get_by_test_id("mic-error")
+        await expect(mic_error).to_be_visible(timeout=SHORT)
+        await expect(mic_error).to_have_text(MIC_DENIED)
+        await expect(mic_error).to_have_attribute("data-error-name", "NotAllowedError")
+        await expect(record).to_have_text(START_RECORDING)
+        await expect(record).to_have_attribute("data-recording", "false")
+        await expect(status(page)).to_have_text(CONNECTED)
+    finally:
+        await chromium.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "checks"),
+    [
+        ("/test-realtime.html", ["health", "login", "websocket"]),
+        ("/test-connection-fixed.html", ["health", "frontend", "login", "websocket"]),
+    ],
+)
+async def test_diagnostics_pages_pass_every_check(
+    full_stack: LocalStack, mic_browser: Browser, watch: Watch, path: str, checks: list[str]
+) -> None:
+    _, page = await new_page(mic_browser, watch)
+    await page.goto(f"{full_stack.frontend_url}{path}")
+    summary = page.get_by_test_id("summary")
+    await expect(summary).to_have_attribute("data-status", re.compile("pass|fail"), timeout=CONNECT)
+    for name in checks:
+        check = page.get_by_test_id(f"check-{name}")
+        detail = await check.inner_text()
+        await expect(check, f"{name}: {detail}").to_have_attribute("data-status", "pass")
+    await expect(summary).to_have_attribute("data-status", "pass")
+    await expect(summary).to_contain_text(f"{len(checks)}/{len(checks)}")
+    # The token is used, never shown.
+    assert "eyJ" not in await page.locator("main").inner_text()
+
+
+# -- tests: a stack of their own (destructive) ---------------------------------------------
+@pytest.mark.chaos
+async def test_app_killed_shows_the_reconnect_banner_then_recovers(
+    chaos_stack: LocalStack, mic_browser: Browser, watch: Watch
+) -> None:
+    _, page = await new_page(mic_browser, watch, token=await api_token(chaos_stack))
+    await page.goto(f"{chaos_stack.frontend_url}/")
+    await expect(status(page)).to_have_text(CONNECTED, timeout=CONNECT)
+    try:
+        await asyncio.to_thread(chaos_stack.kill, "app")
+        await expect(status(page)).to_have_text(RECONNECTING, timeout=SHORT)
+        info = page.get_by_test_id("reconnect-info")
+        await expect(info).to_be_visible()
+        # Backoff keeps trying while the app is down: attempts climb, delays stay under the cap.
+        await wait_for_number(page, "reconnect-info", "data-attempt", 2, 15_000, "no further reconnect attempts")
+        assert await data_number(page, "reconnect-info", "data-delay-ms") <= 2000
+        await expect(page.get_by_test_id("record-button")).to_be_disabled()
+    finally:
+        await asyncio.to_thread(chaos_stack.restart, "app")
+    await expect(status(page)).to_have_text(CONNECTED, timeout=RECOVERY)
+    await expect(page.get_by_test_id("reconnect-info")).to_be_hidden()
+    assert len(watch.sockets) >= 3  # first connect, failed attempts, the one that worked
+
+
+@pytest.mark.chaos
+async def test_unanswered_handshake_times_out_then_recovers(
+    chaos_stack: LocalStack, mic_browser: Browser, watch: Watch
+) -> None:
+    token = await api_token(chaos_stack)
+    _, page = await new_page(mic_browser, watch, token=token)
+    await asyncio.to_thread(chaos_stack.pause, "app")  # the kernel still accepts TCP; nobody answers
+    try:
+        await page.goto(f"{chaos_stack.frontend_url}/")
+        await expect(status(page)).to_have_text(CONNECT_TIMEOUT, timeout=10_000)
+        await expect(page.get_by_test_id("reconnect-info")).to_be_visible()
+    finally:
+        await asyncio.to_thread(chaos_stack.resume, "app")
+    await expect(status(page)).to_have_text(CONNECTED, timeout=RECOVERY)
+
+
+@pytest.mark.chaos
+async def test_full_engine_pool_shows_4002_then_takes_the_freed_slot(
+    chaos_stack: LocalStack, mic_browser: Browser, watch: Watch
+) -> None:
+    token = await api_token(chaos_stack)
+    holder_context, holder = await new_page(mic_browser, watch, token=token)
+    await holder.goto(f"{chaos_stack.frontend_url}/")
+    await expect(status(holder)).to_have_text(CONNECTED, timeout=CONNECT)
+
+    _, waiter = await new_page(mic_browser, watch, token=token)
+    await waiter.goto(f"{chaos_stack.frontend_url}/")
+    await expect(waiter.get_by_test_id("error-message")).to_have_text(POOL_FULL_MESSAGE, timeout=CONNECT)
+    await expect(status(waiter)).to_have_attribute("data-state", "pool-full")
+    await expect(waiter.get_by_test_id("reconnect-info")).to_be_visible()
+
+    await holder_context.close()  # frees the only slot
+    await expect(status(waiter)).to_have_text(CONNECTED, timeout=RECOVERY)
+    await expect(waiter.get_by_test_id("error-message")).to_be_hidden()
+
+
+@pytest.mark.chaos
+async def test_session_cleared_by_an_operator_reconnects(
+    chaos_stack: LocalStack, mic_browser: Browser, watch: Watch
+) -> None:
+    token = await api_token(chaos_stack)
+    _, page = await new_page(mic_browser, watch, token=token)
+    await page.goto(f"{chaos_stack.frontend_url}/")
+    await expect(status(page)).to_have_text(CONNECTED, timeout=CONNECT)
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        response = await client.post(
+            f"{chaos_stack.app_url}/api/digital_human_develop/clear_all_sessions",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert response.status_code == 200, response.text
+    await wait_for_number(page, "connection-status", "data-connect-attempts", 1, CONNECT, "no reconnect after 4000")
+    await expect(status(page)).to_have_text(CONNECTED, timeout=RECOVERY)
