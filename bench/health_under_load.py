@@ -13,18 +13,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import time
 from pathlib import Path
-import sys
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fixtures.api_client import ApiClient  # noqa: E402
-from fixtures.audio import utterance  # noqa: E402
-from fixtures.realtime_client import RealtimeClient  # noqa: E402
-from stack.launcher import LocalStack  # noqa: E402
+from fixtures.api_client import ApiClient
+from fixtures.audio import utterance
+from fixtures.realtime_client import RealtimeClient
+from stack.launcher import LocalStack
 
 
 async def health_latencies(url: str, samples: int) -> list[float]:
@@ -43,7 +43,8 @@ def describe(name: str, values: list[float]) -> tuple[float, str]:
     ordered = sorted(values)
     median = statistics.median(ordered)
     p95 = ordered[int(len(ordered) * 0.95) - 1]
-    return median, f"{name:<28} median {median * 1000:7.2f} ms   p95 {p95 * 1000:7.2f} ms   max {ordered[-1] * 1000:7.2f} ms"
+    figures = f"median {median * 1000:7.2f} ms   p95 {p95 * 1000:7.2f} ms   max {ordered[-1] * 1000:7.2f} ms"
+    return median, f"{name:<28} {figures}"
 
 
 async def run(sessions: int, samples: int) -> None:
