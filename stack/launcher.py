@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SERVICE_NAMES", "LocalStack", "StackStartError", "free_port", "reap_leftovers"]
+__all__ = ["SERVICE_NAMES", "LocalStack", "StackAddresses", "StackStartError", "free_port", "reap_leftovers"]
 
 LOOPBACK = "127.0.0.1"
 _STATE_DIR = Path(tempfile.gettempdir()) / "realtime-qa-local"
@@ -76,8 +76,35 @@ class _Running:
     log_path: Path
 
 
+class StackAddresses:
+    """The loopback URLs of a stack whose services publish on ``app_port``, ``frontend_port``, ``sim_port``."""
+
+    app_port: int
+    frontend_port: int
+    sim_port: int
+
+    @property
+    def app_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.app_port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{LOOPBACK}:{self.app_port}/ws/realtime"
+
+    @property
+    def frontend_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.frontend_port}"
+
+    @property
+    def sim_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.sim_port}"
+
+    def url_of(self, service: str) -> str:
+        return {"app": self.app_url, "frontend": self.frontend_url, "realtime-sim": self.sim_url}[service]
+
+
 @dataclass
-class LocalStack:
+class LocalStack(StackAddresses):
     """The three services (or a subset) as subprocesses on free or given loopback ports.
 
     ``env`` adds settings for every service (``ENGINE_CONCURRENCY_LIMIT``, ...); a port of
@@ -120,26 +147,6 @@ class LocalStack:
                 f"or set {env_name} to a free port"
             )
         return port
-
-    # -- addresses ---------------------------------------------------------------------
-    @property
-    def app_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.app_port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{LOOPBACK}:{self.app_port}/ws/realtime"
-
-    @property
-    def frontend_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.frontend_port}"
-
-    @property
-    def sim_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.sim_port}"
-
-    def url_of(self, service: str) -> str:
-        return {"app": self.app_url, "frontend": self.frontend_url, "realtime-sim": self.sim_url}[service]
 
     # -- lifecycle ---------------------------------------------------------------------
     def service_env(self, name: str) -> dict[str, str]:
