@@ -205,6 +205,10 @@ async def test_health_answers_while_every_slot_streams(stack: LocalStack, api: A
             assert response.status_code == 200
             assert response.json()["components"]["engine_pool"]["active"] == LIMIT
             await asyncio.sleep(0.1)
+        # Concurrent requests must be served concurrently: anything blocking the event loop
+        # (the seed's synchronous logger in middleware) serialises them past the client timeout.
+        burst = await asyncio.gather(*(http.get(f"{stack.app_url}/health") for _ in range(20)))
+        assert [r.status_code for r in burst] == [200] * 20
     await asyncio.gather(*streaming)
     for client in clients:
         await client.close()
