@@ -14,6 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
+from realtime_qa.machine_setup import prepare_machine
 from stack.launcher import SERVICE_NAMES, LocalStack, StackStartError
 from stack.service import ConfigError, env_int
 
@@ -75,10 +76,15 @@ def _stack_up(args: argparse.Namespace) -> int:
             print("stack stopped.", flush=True)
 
 
-def _test(args: argparse.Namespace) -> int:
-    """Run the harness's own tests (tests/); extra arguments go to pytest."""
-    command = [sys.executable, "-m", "pytest", *(args.pytest_args or [])]
-    return subprocess.call(command, cwd=REPO_ROOT)  # noqa: S603 (our interpreter, user's args)
+def run_tests(pytest_args: list[str]) -> int:
+    """Prepare the machine (unless --no-setup), then run the harness's own tests; other arguments go to pytest."""
+    pytest_args = list(pytest_args)
+    if "--no-setup" in pytest_args:
+        pytest_args.remove("--no-setup")
+    else:
+        prepare_machine()
+    command = [sys.executable, "-m", "pytest", *pytest_args]
+    return subprocess.call(command, cwd=REPO_ROOT)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,15 +107,22 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--log-dir", help="where each service writes <name>.log (default: a new temp dir)")
     up.set_defaults(handler=_stack_up)
 
-    test = commands.add_parser("test", help="run the harness's own tests (pytest tests/)", add_help=False)
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    test.set_defaults(handler=_test)
+    test = commands.add_parser(
+        "test",
+        help="install what the tests need (Debian packages, Docker base image) unless --no-setup, then run pytest",
+        add_help=False,
+    )
+    test.add_argument("pytest_args", nargs="*", help="--no-setup, then any pytest arguments")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    if argv[:1] == ["test"]:
+        # Everything after "test" belongs to pytest, options included: argparse would mangle it.
+        return run_tests(argv[1:])
+    args = build_parser().parse_args(argv)
     return int(args.handler(args))
 
 

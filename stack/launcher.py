@@ -190,7 +190,7 @@ class LocalStack(StackAddresses):
         assert self.log_dir is not None
         log_path = self.log_dir / f"{name}.log"
         log_file = log_path.open("ab")
-        process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        process = subprocess.Popen(
             [sys.executable, "-m", spec.module],
             env=self.service_env(name),
             stdout=log_file,
