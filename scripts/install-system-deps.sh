@@ -4,6 +4,7 @@
 #   espeak-ng, sox      spoken prompts for the fake microphone
 #   debootstrap         builds the local Docker base image when no registry is reachable
 #   fonts-wqy-zenhei    a CJK font, so screenshots show the seeds' Chinese UI strings
+#   fonts-noto-color-emoji  the seeds' ✅/❌ marks, which the diagnostics pages show
 # Skips what is already there; needs root (or sudo) and Debian's package index.
 set -euo pipefail
 
@@ -13,8 +14,9 @@ for package in "${!provides[@]}"; do
   command -v "${provides[$package]}" >/dev/null 2>&1 || [ -x "/usr/sbin/${provides[$package]}" ] || missing+=("$package")
 done
 [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)
+[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "system packages: all present (chromium espeak-ng sox debootstrap fonts-wqy-zenhei)"
+  echo "system packages: all present (chromium espeak-ng sox debootstrap, CJK and emoji fonts)"
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
