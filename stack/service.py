@@ -87,6 +87,23 @@ def redact(text: str) -> str:
     return _SECRET_PATTERNS[2].sub(r"\1[REDACTED]", text)
 
 
+_SECRET_KEY = re.compile(r"(?i)(api[-_]?key|password|passwd|secret|token|authorization|cookie)")
+
+
+def _redact_tree(value: Any) -> Any:
+    """Redact strings anywhere in a structure; values under secret-looking keys entirely."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {
+            key: "[REDACTED]" if isinstance(key, str) and _SECRET_KEY.search(key) else _redact_tree(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_redact_tree(item) for item in value]
+    return value
+
+
 class _JsonFormatter(logging.Formatter):
     """One JSON object per line: easy to grep, easy to attach to a report."""
 
@@ -108,7 +125,8 @@ class _JsonFormatter(logging.Formatter):
             entry.update(fields)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return redact(json.dumps(entry, ensure_ascii=False, default=str))
+        # Redact values before encoding: masking the encoded line could eat an escape and break the JSON.
+        return json.dumps(_redact_tree(entry), ensure_ascii=False, default=lambda value: redact(str(value)))
 
 
 def configure_logging(service: str, level: str | None = None, stream: Any = None) -> logging.handlers.QueueListener:

@@ -41,6 +41,19 @@ def test_redact_masks_credentials(text: str) -> None:
     assert "REDACTED" in masked
 
 
+def test_masked_lines_stay_valid_json(restore_root_logging: None) -> None:
+    stream = io.StringIO()
+    listener = configure_logging("unit", stream=stream)
+    logging.getLogger("uvicorn.error").info('127.0.0.1:1 - "WebSocket /ws/realtime?token=%s" [accepted]', JWT)
+    logging.getLogger("unit").info("upstream", extra=log_fields(headers={"api-key": "sk-abc123secret"}))
+    listener.stop()
+    lines = stream.getvalue().splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert entries[0]["msg"].endswith('" [accepted]')
+    assert JWT not in stream.getvalue()
+    assert "sk-abc123secret" not in stream.getvalue()
+
+
 def test_records_are_json_lines_with_fields(restore_root_logging: None) -> None:
     stream = io.StringIO()
     listener = configure_logging("unit", stream=stream)
