@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import jwt
@@ -111,3 +112,10 @@ async def test_secrets_never_reach_the_logs(stack: LocalStack, api: ApiClient) -
     logs = stack.log_text("app") + stack.log_text("realtime-sim")
     for secret in (token, stack.jwt_secret, stack.sim_api_key, TEST_PASSWORD, "Viewer-pass-1"):
         assert secret not in logs
+
+
+def test_service_logs_are_json_lines(stack: LocalStack) -> None:
+    for service in stack.services:
+        for line in stack.log_text(service).splitlines():
+            entry = json.loads(line)
+            assert {"ts", "service", "level", "msg"} <= set(entry), line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import httpx
@@ -237,3 +238,15 @@ async def test_official_openai_client_completes_a_turn_through_the_app(stack: Lo
                     pytest.fail(f"error event through the app: {event.error}")
     assert "hello relay" in transcript
     await openai_client.close()
+
+
+@pytest.mark.security
+def test_ws_tokens_and_keys_never_reach_the_logs(stack: LocalStack) -> None:
+    """Runs last in this module: by now every kind of handshake above has been logged."""
+    logs = stack.log_text("app") + stack.log_text("realtime-sim")
+    assert "WebSocket /ws/realtime" in logs  # the handshakes were logged ...
+    assert "eyJ" not in logs  # ... with no JWT in them
+    assert stack.sim_api_key not in logs
+    assert stack.jwt_secret not in logs
+    for line in logs.splitlines():
+        json.loads(line)
