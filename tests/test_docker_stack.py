@@ -21,20 +21,11 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from fixtures.docker_stack import (
-    COMPOSE_FILE,
-    LABEL_OWNER_HOST,
-    LABEL_OWNER_PID,
-    LABEL_RUN_ID,
-    LABEL_STARTED,
-    DockerStack,
-    DockerStackError,
-    docker_available,
-    docker_client,
-    interpolate,
-    load_compose,
-    reap_leftovers,
-)
+from fixtures.compose_file import COMPOSE_FILE, interpolate, load_compose
+from fixtures.docker_engine import docker_available, docker_client
+from fixtures.docker_errors import DockerStackError
+from fixtures.docker_reaper import LABEL_OWNER_HOST, LABEL_OWNER_PID, LABEL_RUN_ID, LABEL_STARTED, reap_leftovers
+from fixtures.docker_stack import DockerStack
 
 SERVICES = ("realtime-sim", "app", "frontend")
 EMAIL, PASSWORD = "betty@123.com", "Betty@123.com"
