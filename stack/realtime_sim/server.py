@@ -23,8 +23,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from stack.service import log_fields
 
+from .outbox import SessionGone
 from .protocol import Event
-from .session import RealtimeSession, SessionGone
+from .session import RealtimeSession
 from .settings import SimSettings
 from .stats import StatsRegistry
 

@@ -26,6 +26,11 @@ FRAME_MS = 20
 FRAME_BYTES = FRAME_MS * BYTES_PER_MS  # 960
 
 
+def duration_ms(byte_count: int) -> int:
+    """Whole milliseconds of audio in ``byte_count`` bytes: positions and lengths on the wire are in ms."""
+    return byte_count // BYTES_PER_MS
+
+
 def _rms_python(frame: bytes | memoryview) -> float:
     samples = array("h", frame)
     if sys.byteorder == "big":  # pragma: no cover - PCM16 on the wire is little-endian
