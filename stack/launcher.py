@@ -261,18 +261,14 @@ class LocalStack(StackAddresses):
     def process(self, name: str) -> subprocess.Popen[bytes]:
         return self._running[name].process
 
-    def log_tail(self, name: str, lines: int = 40) -> str:
-        path = self._running[name].log_path if name in self._running else None
-        if path is None and self.log_dir is not None:
-            path = self.log_dir / f"{name}.log"
-        if path is None or not path.exists():
-            return "(no log)"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
     def log_text(self, name: str) -> str:
+        """Everything a service has written so far ("" before it started)."""
         assert self.log_dir is not None
         path = self.log_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        return "\n".join(self.log_text(name).splitlines()[-lines:]) or "(no log)"
 
     def kill(self, name: str) -> None:
         """SIGKILL a service: the abrupt death a crash or OOM kill would cause."""
