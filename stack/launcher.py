@@ -2,8 +2,13 @@
 
 Used by ``realtime-qa stack up`` and by the pytest fixtures' local mode. Each service is
 ``python -m stack.<module>`` in its own session (so a terminal's Ctrl-C reaches only us,
-and we stop the children in order), its output goes to a log file, and its pid is
-written to a state file so a later run can reap what a killed run left behind.
+and we stop the children in order), its output goes to a log file, and it dies with the
+run that started it: every service holds the read end of a pipe whose only write end
+this process keeps, and shuts down when that pipe reports end-of-file (the owner exited,
+however it died). As a second line, each service's pid goes to a state file so a later
+run can reap what a killed run left behind (a paused service cannot act on the pipe).
+A log directory the runner made itself is removed when the run ends, unless
+``keep_logs`` is set (by the caller, or because the run failed).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,11 +30,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SERVICE_NAMES", "LocalStack", "StackAddresses", "StackStartError", "free_port", "reap_leftovers"]
+__all__ = [
+    "SERVICE_NAMES",
+    "LocalStack",
+    "StackAddresses",
+    "StackStartError",
+    "free_port",
+    "port_is_taken",
+    "reap_leftovers",
+]
 
 LOOPBACK = "127.0.0.1"
+_REPO_ROOT = Path(__file__).resolve().parent.parent  # where `python -m stack.<service>` resolves
 _STATE_DIR = Path(tempfile.gettempdir()) / "realtime-qa-local"
 _MARKER_ENV = "REALTIME_QA_RUN_ID"
+# The service side (stack.service) watches this descriptor and shuts down at end-of-file.
+OWNER_FD_ENV = "REALTIME_QA_OWNER_FD"
 
 
 class StackStartError(RuntimeError):
@@ -59,8 +76,14 @@ def free_port(host: str = LOOPBACK) -> int:
         return int(sock.getsockname()[1])
 
 
-def _port_is_taken(port: int, host: str = LOOPBACK) -> bool:
+def port_is_taken(port: int, host: str = LOOPBACK) -> bool:
+    """Whether something listens on (or holds) ``host:port``.
+
+    Binds with ``SO_REUSEADDR``, as the services themselves do: a port whose last
+    connection is in TIME-WAIT after a clean stop is free, a port with a listener is not.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -108,7 +131,11 @@ class LocalStack(StackAddresses):
     """The three services (or a subset) as subprocesses on free or given loopback ports.
 
     ``env`` adds settings for every service (``ENGINE_CONCURRENCY_LIMIT``, ...); a port of
-    0 means "pick a free one". Use as a context manager, or call ``start``/``stop``.
+    0 means "pick a free one"; only the ports of the chosen ``services`` are checked.
+    Without ``log_dir`` the logs go to a temporary directory that ``stop`` removes unless
+    ``keep_logs`` is true by then. ``tie_to_owner=False`` lets the services outlive this
+    process (only the reaper's tests want that). Use as a context manager, or call
+    ``start``/``stop``.
     """
 
     app_port: int = 0
@@ -117,20 +144,26 @@ class LocalStack(StackAddresses):
     env: Mapping[str, str] = field(default_factory=dict)
     services: Iterable[str] = SERVICE_NAMES
     log_dir: Path | None = None
+    keep_logs: bool = False
+    tie_to_owner: bool = True
     startup_timeout_s: float = 30.0
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
     _running: dict[str, _Running] = field(default_factory=dict, init=False, repr=False)
+    _made_log_dir: bool = field(default=False, init=False, repr=False)
+    _owner_pipe: tuple[int, int] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         unknown = set(self.services) - set(_SPECS)
         if unknown:
             raise ValueError(f"unknown service(s) {sorted(unknown)}; choose from {list(SERVICE_NAMES)}")
         self.services = tuple(name for name in SERVICE_NAMES if name in set(self.services))
-        self.app_port = self._claim_port("APP_PORT", self.app_port)
-        self.frontend_port = self._claim_port("FRONTEND_PORT", self.frontend_port)
-        self.sim_port = self._claim_port("SIM_PORT", self.sim_port)
+        chosen = set(self.services)
+        self.app_port = self._claim_port("APP_PORT", self.app_port, check="app" in chosen)
+        self.frontend_port = self._claim_port("FRONTEND_PORT", self.frontend_port, check="frontend" in chosen)
+        self.sim_port = self._claim_port("SIM_PORT", self.sim_port, check="realtime-sim" in chosen)
         if self.log_dir is None:
             self.log_dir = Path(tempfile.mkdtemp(prefix=f"realtime-qa-{self.run_id}-"))
+            self._made_log_dir = True
         self.log_dir.mkdir(parents=True, exist_ok=True)
         # The app and the simulator share a key made for this run; nothing else knows it.
         self.sim_api_key = self.env.get("SIM_API_KEY") or secrets.token_urlsafe(24)
@@ -138,10 +171,10 @@ class LocalStack(StackAddresses):
         self.jwt_secret = self.env.get("JWT_SECRET") or os.environ.get("JWT_SECRET") or secrets.token_urlsafe(32)
 
     @staticmethod
-    def _claim_port(env_name: str, port: int) -> int:
+    def _claim_port(env_name: str, port: int, *, check: bool) -> int:
         if port == 0:
             return free_port()
-        if _port_is_taken(port):
+        if check and port_is_taken(port):
             raise StackStartError(
                 f"port {port} on {LOOPBACK} is already in use; stop whatever listens there "
                 f"or set {env_name} to a free port"
@@ -162,6 +195,7 @@ class LocalStack(StackAddresses):
                 "SIM_API_KEY": self.sim_api_key,
                 "JWT_SECRET": self.jwt_secret,
                 "PYTHONUNBUFFERED": "1",
+                "PYTHONPATH": os.pathsep.join([str(_REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
                 _MARKER_ENV: self.run_id,
             }
         )
@@ -181,6 +215,7 @@ class LocalStack(StackAddresses):
                 self._spawn(name)
                 self.wait_healthy(name)
         except BaseException:
+            self.keep_logs = True  # the error names the log; it must still be there
             self.stop()
             raise
         return self
@@ -189,14 +224,22 @@ class LocalStack(StackAddresses):
         spec = _SPECS[name]
         assert self.log_dir is not None
         log_path = self.log_dir / f"{name}.log"
+        env = self.service_env(name)
+        pass_fds: tuple[int, ...] = ()
+        if self.tie_to_owner:
+            if self._owner_pipe is None:
+                self._owner_pipe = os.pipe()  # both ends close-on-exec; only the read end is passed on
+            pass_fds = (self._owner_pipe[0],)
+            env[OWNER_FD_ENV] = str(self._owner_pipe[0])
         log_file = log_path.open("ab")
         process = subprocess.Popen(
             [sys.executable, "-m", spec.module],
-            env=self.service_env(name),
+            env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            pass_fds=pass_fds,
         )
         log_file.close()
         port = {"app": self.app_port, "frontend": self.frontend_port, "realtime-sim": self.sim_port}[name]
@@ -231,11 +274,21 @@ class LocalStack(StackAddresses):
         )
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop every started process, newest first: SIGTERM, then SIGKILL after a grace."""
+        """Stop every started process, newest first: SIGTERM, then SIGKILL after a grace.
+
+        Then remove the log directory if this runner made it and nobody asked to keep it.
+        """
         for name in reversed(list(self._running)):
             self._terminate(self._running[name].process, timeout_s)
         self._running.clear()
         self._state_path().unlink(missing_ok=True)
+        if self._owner_pipe is not None:
+            for fd in self._owner_pipe:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._owner_pipe = None
+        if self._made_log_dir and not self.keep_logs and self.log_dir is not None:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
 
     @staticmethod
     def _terminate(process: subprocess.Popen[bytes], timeout_s: float) -> None:

@@ -3,12 +3,18 @@
 Logging goes through a ``QueueHandler``: the event loop only enqueues a record and a
 background thread formats and writes it. The seed's HTTP hang came from a synchronous
 logger inside request middleware; with a queue, a slow or blocked stderr can never stall
-a request. Every record passes a redaction filter so tokens and keys cannot leak.
+a request. The queue is bounded: behind a stuck stderr, records beyond the bound are
+dropped and counted, and the writer says how many once it can write again, so memory
+stays flat. Every record passes a redaction filter so tokens and keys cannot leak.
+
+A service started by the harness's process runner watches a pipe from its owner
+(``REALTIME_QA_OWNER_FD``) and shuts down when the owner is gone.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import logging.handlers
@@ -17,6 +23,7 @@ import queue
 import re
 import signal
 import sys
+import threading
 import time
 from typing import Any
 
@@ -113,8 +120,7 @@ class _JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "service": self.service,
             "level": record.levelname.lower(),
             "logger": record.name,
@@ -129,18 +135,84 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(_redact_tree(entry), ensure_ascii=False, default=lambda value: redact(str(value)))
 
 
-def configure_logging(service: str, level: str | None = None, stream: Any = None) -> logging.handlers.QueueListener:
-    """Route all logging (ours and uvicorn's) through a queue to a JSON writer thread."""
+class _DropCount:
+    """Records refused by a full queue since the writer last reported them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+        self.total = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self._count += 1
+            self.total += 1
+
+    def take(self) -> int:
+        with self._lock:
+            count, self._count = self._count, 0
+            return count
+
+
+class _DroppingQueueHandler(logging.handlers.QueueHandler):
+    """Enqueue without ever waiting: when the queue is full, count the record and move on."""
+
+    def __init__(self, records: queue.Queue[logging.LogRecord], dropped: _DropCount) -> None:
+        super().__init__(records)
+        self.dropped = dropped
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        try:
+            self.queue.put_nowait(record)
+        except queue.Full:
+            self.dropped.add()
+
+
+class _ReportingWriter(logging.StreamHandler):  # type: ignore[type-arg]
+    """The writer thread's handler: before the next record, says how many were dropped."""
+
+    def __init__(self, stream: Any, dropped: _DropCount) -> None:
+        super().__init__(stream)
+        self.dropped = dropped
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        count = self.dropped.take()
+        if count:
+            notice = logging.LogRecord(
+                "service.logging", logging.WARNING, __file__, 0,
+                "log records dropped: the log writer could not keep up", None, None,
+            )  # fmt: skip
+            notice.fields = {"dropped": count, "dropped_total": self.dropped.total}
+            super().handle(notice)
+        return bool(super().handle(record))
+
+
+class _BoundedQueueListener(logging.handlers.QueueListener):
+    """A listener whose stop waits (bounded) for room in a full queue instead of raising."""
+
+    def enqueue_sentinel(self) -> None:
+        with contextlib.suppress(queue.Full):
+            self.queue.put(self._sentinel, timeout=5)
+
+
+DEFAULT_MAX_QUEUED = 10_000
+
+
+def configure_logging(
+    service: str, level: str | None = None, stream: Any = None, *, max_queued: int = DEFAULT_MAX_QUEUED
+) -> logging.handlers.QueueListener:
+    """Route all logging (ours and uvicorn's) through a bounded queue to a JSON writer thread."""
     level_name = (level or env_str("LOG_LEVEL", "info")).upper()
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    writer = logging.StreamHandler(stream or sys.stderr)
+    records: queue.Queue[logging.LogRecord] = queue.Queue(maxsize=max_queued)
+    dropped = _DropCount()
+    writer = _ReportingWriter(stream or sys.stderr, dropped)
     writer.setFormatter(_JsonFormatter(service))
-    listener = logging.handlers.QueueListener(records, writer, respect_handler_level=False)
+    listener = _BoundedQueueListener(records, writer, respect_handler_level=False)
     listener.start()
     atexit.register(_stop_listener, listener)
 
     root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(records)]
+    root.handlers[:] = [_DroppingQueueHandler(records, dropped)]
     root.setLevel(level_name)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
@@ -167,8 +239,32 @@ def _exit_after_graceful_shutdown(signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
+OWNER_FD_ENV = "REALTIME_QA_OWNER_FD"
+
+
+def _exit_when_owner_is_gone() -> None:
+    """Shut down (SIGTERM to ourselves) when the pipe from the process that started us closes.
+
+    The owner keeps the only write end and never writes, so end-of-file means it exited,
+    however it died. Without the variable (a human, a container) nothing is watched.
+    """
+    raw = os.environ.get(OWNER_FD_ENV, "").strip()
+    if not raw.isdigit():
+        return
+    fd = int(raw)
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(fd, 64):
+                pass
+        logging.getLogger("service").warning("the process that started this service is gone; shutting down")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+
 def serve(app: Any, *, host: str, port: int, ws_max_size: int = 16 * 1024 * 1024) -> None:
-    """Run an ASGI app with uvicorn until SIGINT/SIGTERM, using our logging setup."""
+    """Run an ASGI app with uvicorn until SIGINT/SIGTERM (or its owner's exit), using our logging setup."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -187,6 +283,7 @@ def serve(app: Any, *, host: str, port: int, ws_max_size: int = 16 * 1024 * 1024
     # with these, the re-raised signal becomes a clean exit 0.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_after_graceful_shutdown)
+    _exit_when_owner_is_gone()
     server.run()
     if not server.started:
         # uvicorn already logged why (usually: port taken); say it plainly too.

@@ -29,12 +29,13 @@ StackFactory = Callable[..., LocalStack]
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
-    """On failure, attach the tail of every service log the test's stacks wrote."""
+    """On failure, attach the tail of every service log the test's stacks wrote, and keep the logs."""
     report = yield
     if report.failed:
         for stack in getattr(item, "_stacks", []):
+            stack.keep_logs = True  # the whole log outlives the stack; its path is in the report
             for name in stack.services:
-                item.add_report_section(call.when, f"{name} log", stack.log_tail(name, 60))
+                item.add_report_section(call.when, f"{name} log ({stack.log_dir})", stack.log_tail(name, 60))
     return report
 
 

@@ -93,3 +93,28 @@ def test_logging_never_blocks_the_caller_when_the_writer_hangs(restore_root_logg
     # A hang detector, not a speed test: a synchronous writer would block for 30 s here.
     assert elapsed < 10, f"logging blocked the caller for {elapsed:.1f} s"
     assert stream.getvalue().count("\n") == 2000
+
+
+def test_a_stuck_writer_bounds_the_queue_and_counts_what_it_dropped(restore_root_logging: None) -> None:
+    """A stderr nobody reads must not grow memory without limit: the queue is bounded."""
+    stream = _BlockedStream()
+    listener = configure_logging("unit", stream=stream, max_queued=100)
+    log = logging.getLogger("unit.flood")
+    for n in range(5000):
+        log.info("request", extra=log_fields(n=n))
+    queued = listener.queue.qsize()
+    stream.release.set()
+    deadline = time.monotonic() + 10
+    while listener.queue.qsize() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    log.info("after the flood")
+    listener.stop()
+    assert queued <= 100, f"{queued} records queued behind a stuck writer"
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    requests = [e for e in entries if e["msg"] == "request"]
+    notices = [e for e in entries if e["msg"].startswith("log records dropped")]
+    assert notices, "the writer never said that it dropped records"
+    assert sum(e["dropped"] for e in notices) == 5000 - len(requests) > 0
+    assert notices[-1]["dropped_total"] == 5000 - len(requests)
+    assert {e["level"] for e in notices} == {"warning"}
+    assert entries[-1]["msg"] == "after the flood"
