@@ -1,27 +1,65 @@
-"""``realtime-qa``: the command-line front door.
+"""realtime-qa: qualifies realtime voice AI web apps before release.
 
-``realtime-qa stack up`` runs the reference stack in the foreground on 127.0.0.1;
-``realtime-qa test`` runs the harness's own test suite.
+  realtime-qa stack up   run the reference stack on 127.0.0.1 until Ctrl-C
+  realtime-qa test       prepare the machine, then run the harness's own tests
+
+Imports here are the standard library's only (the rest is imported by the command that
+needs it), so that --help and --version answer at once, even before the virtual
+environment exists.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
-from realtime_qa.machine_setup import prepare_machine
-from stack.launcher import SERVICE_NAMES, LocalStack, StackStartError
-from stack.service import ConfigError, env_int
+from realtime_qa.paths import REPO_ROOT, use_repository
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVICE_NAMES = ("realtime-sim", "app", "frontend")  # start order, as the process runner has it
+
+TEST_HELP = """\
+usage: realtime-qa test [--no-setup] [PYTEST ARGS ...]
+
+Run the harness's own test suite (tests/) with pytest.
+
+Before pytest it prepares the machine with two idempotent scripts:
+  scripts/install-system-deps.sh   Chromium, espeak-ng, sox, debootstrap, CJK and emoji
+                                   fonts (Debian packages; as root or with sudo)
+  scripts/build-base-image.sh      the local Docker base image, when Docker answers
+
+options:
+  -h, --help    show this help and exit (nothing is installed or run)
+  --no-setup    skip the machine preparation, run pytest at once
+
+Every other argument goes to pytest unchanged, e.g.
+  realtime-qa test -m "not docker and not slow"
+  realtime-qa test tests/test_app_realtime.py -x
+pytest's own options: .venv/bin/python -m pytest --help
+"""
+
+
+def version() -> str:
+    """The installed distribution's version, else the one pyproject.toml declares."""
+    try:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as installed_version
+
+        return installed_version("realtime-qa")
+    except PackageNotFoundError:
+        match = re.search(r'^version\s*=\s*"([^"]+)"', (REPO_ROOT / "pyproject.toml").read_text(), re.M)
+        return match.group(1) if match else "unknown"
 
 
 def _stack_up(args: argparse.Namespace) -> int:
+    from stack.launcher import LocalStack, StackStartError
+    from stack.service import ConfigError, env_int
+
     try:
         stack = LocalStack(
             app_port=env_int("APP_PORT", 8080, minimum=1),
@@ -42,12 +80,13 @@ def _stack_up(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    kept = "" if args.log_dir else " (removed at exit; --log-dir DIR keeps them)"
     try:
-        print(f"starting {', '.join(stack.services)} (logs in {stack.log_dir}) ...", flush=True)
+        print(f"starting {', '.join(stack.services)} (logs in {stack.log_dir}{kept}) ...", flush=True)
         try:
             stack.start()
         except StackStartError as exc:
-            print(f"realtime-qa: {exc}", file=sys.stderr)
+            print(f"realtime-qa: {exc}\nrealtime-qa: logs kept in {stack.log_dir}", file=sys.stderr)
             return 1
         if stop.is_set():
             return 130
@@ -60,9 +99,11 @@ def _stack_up(args: argparse.Namespace) -> int:
             for name in stack.services:
                 code = stack.process(name).poll()
                 if code is not None:
+                    stack.keep_logs = True
                     print(
                         f"realtime-qa: {name} exited unexpectedly with code {code}; stopping the stack.\n"
-                        f"--- last lines of its log ---\n{stack.log_tail(name)}",
+                        f"--- last lines of its log ---\n{stack.log_tail(name)}\n"
+                        f"realtime-qa: logs kept in {stack.log_dir}",
                         file=sys.stderr,
                     )
                     return 1
@@ -79,46 +120,76 @@ def _stack_up(args: argparse.Namespace) -> int:
 def run_tests(pytest_args: list[str]) -> int:
     """Prepare the machine (unless --no-setup), then run the harness's own tests; other arguments go to pytest."""
     pytest_args = list(pytest_args)
+    if "-h" in pytest_args or "--help" in pytest_args:
+        print(TEST_HELP, end="")
+        return 0
     if "--no-setup" in pytest_args:
         pytest_args.remove("--no-setup")
     else:
+        from realtime_qa.machine_setup import prepare_machine
+
         prepare_machine()
     command = [sys.executable, "-m", "pytest", *pytest_args]
     return subprocess.call(command, cwd=REPO_ROOT)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="realtime-qa", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+def _services(text: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = sorted(set(names) - set(SERVICE_NAMES))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown service(s) {unknown or [text]}; choose from {','.join(SERVICE_NAMES)}"
+        )
+    return names
 
-    stack = commands.add_parser("stack", help="the reference stack").add_subparsers(dest="action", required=True)
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="realtime-qa",
+        description="Qualifies realtime voice AI web apps before release.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'realtime-qa COMMAND --help' for what a command does and its options.",
+    )
+    parser.add_argument("--version", action="version", version=f"realtime-qa {version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    stack = commands.add_parser(
+        "stack",
+        help="run the reference stack (the embedded default target)",
+        description="The reference stack: realtime-sim (model simulator), app (backend), frontend (pages).",
+    ).add_subparsers(dest="action", required=True, metavar="ACTION")
     up = stack.add_parser(
         "up",
         help="run the reference stack on 127.0.0.1 until Ctrl-C",
-        description="Ports come from APP_PORT, FRONTEND_PORT, SIM_PORT (8080, 3000, 8090); the pool limit "
-        "from ENGINE_CONCURRENCY_LIMIT (8); the idle timeout from SESSION_IDLE_TIMEOUT_S (300).",
+        description="Run the reference stack on 127.0.0.1 in the foreground; print the URLs once every "
+        "service answers its health check; Ctrl-C or SIGTERM stops it. Ports come from APP_PORT, "
+        "FRONTEND_PORT, SIM_PORT (8080, 3000, 8090); the pool limit from ENGINE_CONCURRENCY_LIMIT (8); "
+        "the idle timeout from SESSION_IDLE_TIMEOUT_S (300).",
     )
     up.add_argument(
         "--services",
-        type=lambda text: [s.strip() for s in text.split(",") if s.strip()],
+        type=_services,
         default=list(SERVICE_NAMES),
         help=f"comma-separated subset of {','.join(SERVICE_NAMES)} (default: all)",
     )
-    up.add_argument("--log-dir", help="where each service writes <name>.log (default: a new temp dir)")
+    up.add_argument(
+        "--log-dir",
+        help="keep each service's JSON log as DIR/<name>.log (default: a temporary directory, removed at exit)",
+    )
     up.set_defaults(handler=_stack_up)
 
-    test = commands.add_parser(
+    commands.add_parser(
         "test",
-        help="install what the tests need (Debian packages, Docker base image) unless --no-setup, then run pytest",
+        help="prepare the machine (Debian packages, Docker base image) unless --no-setup, then run pytest",
         add_help=False,
     )
-    test.add_argument("pytest_args", nargs="*", help="--no-setup, then any pytest arguments")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    use_repository()
     if argv[:1] == ["test"]:
         # Everything after "test" belongs to pytest, options included: argparse would mangle it.
         return run_tests(argv[1:])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -55,8 +57,13 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _log_dirs() -> set[str]:
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "realtime-qa-*")))
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_stack_up_prints_urls_and_stops_everything_on_signal(stop_signal: signal.Signals) -> None:
+    before = _log_dirs()
     ports = {"APP_PORT": free_port(), "FRONTEND_PORT": free_port(), "SIM_PORT": free_port()}
     process = start_cli({name: str(port) for name, port in ports.items()} | {"ENGINE_CONCURRENCY_LIMIT": "3"})
     try:
@@ -71,6 +78,94 @@ def test_stack_up_prints_urls_and_stops_everything_on_signal(stop_signal: signal
         if process.poll() is None:
             process.kill()
     assert not any(port_open(port) for port in ports.values()), "a service still listens after the stack stopped"
+    assert _log_dirs() <= before, "the run left its temporary log directory behind"
+
+
+def test_stack_up_again_right_after_a_stop_finds_its_ports_free() -> None:
+    """A clean stop leaves TIME-WAIT connections, not listeners: the next start must not refuse."""
+    ports = {"APP_PORT": free_port(), "SIM_PORT": free_port()}
+    env = {name: str(port) for name, port in ports.items()}
+    for _ in range(2):
+        process = start_cli(env, "--services", "realtime-sim,app")
+        try:
+            read_until(process, "stack is up")
+            # HTTP/1.0: the server closes first, so its side of the connection stays in TIME-WAIT.
+            with socket.create_connection(("127.0.0.1", ports["APP_PORT"]), timeout=5) as conn:
+                conn.sendall(b"GET /health HTTP/1.0\r\nHost: x\r\n\r\n")
+                while conn.recv(4096):
+                    pass
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+        states = subprocess.run(["ss", "-tan", f"sport = :{ports['APP_PORT']}"], capture_output=True, text=True)
+        assert "TIME-WAIT" in states.stdout, f"the test did not leave a TIME-WAIT connection: {states.stdout}"
+
+
+def test_services_subset_ignores_ports_of_services_it_does_not_start() -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        env = {
+            "FRONTEND_PORT": str(blocker.getsockname()[1]),
+            "APP_PORT": str(free_port()),
+            "SIM_PORT": str(free_port()),
+        }
+        process = start_cli(env, "--services", "app,realtime-sim")
+        try:
+            read_until(process, "stack is up")
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
+def run_wrapper(*args: str, venv: Path) -> subprocess.CompletedProcess[str]:
+    """The front-door script, with a virtual environment that does not exist yet."""
+    env = {**os.environ, "REALTIME_QA_VENV": str(venv)}
+    return subprocess.run(
+        [str(ROOT / "realtime-qa"), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--help"], "realtime-qa COMMAND --help"),
+        (["--version"], "realtime-qa 0."),
+        (["stack", "--help"], "reference stack"),
+        (["stack", "up", "--help"], "--services"),
+        (["test", "--help"], "--no-setup"),
+    ],
+)
+def test_help_and_version_answer_at_once_without_installing_anything(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    started = time.monotonic()
+    result = run_wrapper(*args, venv=tmp_path / "venv")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout
+    assert "``" not in result.stdout, "raw backticks in help text"
+    assert not (tmp_path / "venv").exists(), "help created the virtual environment"
+    assert "installing" not in result.stdout + result.stderr
+    assert elapsed < 10, f"help took {elapsed:.1f} s"  # a hang detector: setup takes minutes
+
+
+def test_test_help_describes_its_own_options_and_runs_no_setup() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "realtime_qa.cli", "test", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0
+    assert "--no-setup" in result.stdout
+    assert "system packages" not in result.stdout  # install-system-deps.sh never ran
+    assert "pytest" in result.stdout
 
 
 def test_taken_port_is_reported_with_the_fix() -> None:
@@ -95,13 +190,13 @@ def test_bad_setting_is_reported_without_a_traceback() -> None:
 
 
 def test_services_of_a_killed_run_are_reaped() -> None:
-    """A run killed with SIGKILL cannot stop its children; the next run's reaper does."""
+    """The second line: services that could not notice their owner's death are reaped by the next run."""
     owner = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import time; from stack.launcher import LocalStack\n"
-            "s = LocalStack(services=['realtime-sim']).start()\n"
+            "s = LocalStack(services=['realtime-sim'], tie_to_owner=False).start()\n"
             "print(s.sim_port, flush=True); time.sleep(120)",
         ],
         cwd=ROOT,
