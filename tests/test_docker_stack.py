@@ -61,10 +61,12 @@ def test_compose_file_is_realised_with_chosen_ports():
     assert services["realtime-sim"].environment["SIM_API_KEY"] == "k"
     for spec in services.values():
         assert spec.image == "realtime-qa/stack:local"
-        assert spec.build is not None
-        assert spec.build["dockerfile"] == "stack/Dockerfile"
         assert spec.healthcheck is not None
         assert all(p.host_ip == "127.0.0.1" for p in spec.ports)
+    # One build for the one image: the first service to start builds it, the others reuse it.
+    builders = [name for name, spec in services.items() if spec.build is not None]
+    assert builders == ["realtime-sim"]
+    assert services["realtime-sim"].build["dockerfile"] == "stack/Dockerfile"
 
 
 def test_compose_defaults_without_variables():
@@ -72,8 +74,45 @@ def test_compose_defaults_without_variables():
     assert services["app"].ports[0].host_port == 8080
     assert services["frontend"].ports[0].host_port == 3000
     assert services["realtime-sim"].ports[0].host_port == 8090
-    assert services["app"].build["args"]["BASE_IMAGE"] == "python:3.11-slim"
+    assert services["realtime-sim"].build["args"]["BASE_IMAGE"] == "python:3.11-slim"
     assert services["app"].environment["AZURE_OPENAI_REALTIME_API_KEY"] == "local-sim-key"
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_docker_compose_builds_the_stack_image_once(client):
+    """What a human's `docker-compose up --build` does first: one build, not one per service."""
+    compose = next((c for c in (["docker-compose"], ["docker", "compose"]) if _runs([*c, "version"])), None)
+    if compose is None:
+        pytest.skip("neither docker-compose nor the docker compose plugin is installed")
+    base = next(b for b in ("python:3.11-slim", "realtime-qa/base:bookworm") if _has_image(client, b))
+    result = subprocess.run(
+        [*compose, "-f", str(COMPOSE_FILE), "-p", f"realtime-qa-build-{os.getpid()}", "build"],
+        env={**os.environ, "BASE_IMAGE": base},
+        capture_output=True,
+        text=True,
+        timeout=840,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    steps = [line for line in output.splitlines() if line.startswith("Step 1/")]
+    assert len(steps) == 1, f"{len(steps)} image builds:\n{output[-3000:]}"
+
+
+def _runs(command: list[str]) -> bool:
+    try:
+        return subprocess.run(command, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _has_image(client, name: str) -> bool:
+    try:
+        client.images.get(name)
+    except Exception:
+        return False
+    return True
 
 
 def test_unknown_compose_keys_are_refused(tmp_path: Path):
@@ -223,6 +262,15 @@ def test_taken_port_is_a_clear_error():
         port = sock.getsockname()[1]
         with pytest.raises(DockerStackError, match=f"port {port} .*already in use.*SIM_PORT"):
             DockerStack(services=["realtime-sim"], sim_port=port)
+
+
+def test_ports_of_services_not_started_are_not_checked():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        subset = DockerStack(services=["realtime-sim"], app_port=port, frontend_port=port)
+        assert subset.services == ("realtime-sim",)
 
 
 def _dead_pid() -> int:
