@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import jwt
 import pytest
 
 from fixtures.api_client import TEST_EMAIL, TEST_PASSWORD, ApiClient
+from stack.app.auth import LoginRateLimiter
+from stack.app.context import AppContext
+from stack.app.settings import Account, Settings
 from stack.launcher import LocalStack
 
 pytestmark = pytest.mark.security
@@ -69,6 +73,58 @@ async def test_failed_logins_are_rate_limited_per_account(stack: LocalStack) -> 
     assert await client.login()
 
 
+def limiter_for(*emails: str, max_failures: int = 3, lockout_s: float = 60.0) -> LoginRateLimiter:
+    """The limiter an app with these accounts builds (built the way the app builds it)."""
+    accounts = tuple(Account(email, "Some-pass-1") for email in emails)
+    settings = replace(
+        Settings.from_env(), accounts=accounts, login_max_failures=max_failures, login_lockout_s=lockout_s
+    )
+    return AppContext.build(settings).login_limiter
+
+
+def test_sprayed_unknown_emails_do_not_reset_a_real_lockout() -> None:
+    limiter = limiter_for("real@example.com")
+    for _ in range(3):
+        limiter.record_failure("real@example.com")
+    assert limiter.retry_after("real@example.com") > 0
+    for i in range(20_000):
+        limiter.record_failure(f"made-up-{i}@example.com")
+        limiter.retry_after(f"made-up-{i}@example.com")
+    assert limiter.retry_after("Real@Example.com ") > 0
+    assert len(limiter) <= 10_001  # and memory stays bounded
+
+
+def test_failed_login_table_sheds_expired_then_quiet_made_up_emails_only() -> None:
+    now = [0.0]
+    limiter = LoginRateLimiter(3, 60.0, ["real@example.com"], max_unknown=3, clock=lambda: now[0])
+    for email in ("old-1@example.com", "old-2@example.com"):
+        limiter.record_failure(email)
+    now[0] = 100.0  # the old ones' window has passed
+    for _ in range(3):
+        limiter.record_failure("real@example.com")
+    for email in ("new-1@example.com", "new-2@example.com", "new-3@example.com"):
+        limiter.record_failure(email)
+        limiter.record_failure(email)
+    assert len(limiter) == 1 + 3  # the expired ones went first, the live ones stayed
+    assert limiter.retry_after("new-1@example.com") == 0  # (2 failures of 3)
+    limiter.record_failure("new-4@example.com")  # over the cap: the longest-quiet made-up email goes
+    assert len(limiter) == 1 + 3
+    limiter.record_failure("new-1@example.com")  # forgotten, so this is its first failure again
+    assert limiter.retry_after("new-1@example.com") == 0
+    assert limiter.retry_after("real@example.com") == 60.0
+
+
+def test_unknown_emails_lock_out_like_real_ones() -> None:
+    """Same answers for made-up and real emails, so the lockout does not reveal which accounts exist."""
+    limiter = limiter_for("real@example.com")
+    for email in ("real@example.com", "made-up@example.com"):
+        for _ in range(2):
+            limiter.record_failure(email)
+        assert limiter.retry_after(email) == 0
+        limiter.record_failure(email)
+        assert 59 < limiter.retry_after(email) <= 60
+
+
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
 async def test_api_requires_a_bearer_token(stack: LocalStack, method: str, path: str) -> None:
     client = ApiClient(stack.app_url)
@@ -98,9 +154,10 @@ async def test_configured_non_admin_account_cannot_clear_everything(stack: Local
     live_id = started.json()["live_id"]
     assert (await viewer.request("POST", "/api/digital_human_develop/clear_all_sessions")).status_code == 403
     assert (await viewer.leave_room(live_id)).status_code == 403
-    assert len(await viewer.sessions()) == 1
+    assert await viewer.sessions() == []  # the admin's session is not the viewer's to see
     own = await viewer.start_live()
     assert own.status_code == 200
+    assert [s["live_id"] for s in await viewer.sessions()] == [own.json()["live_id"]]
     assert (await viewer.leave_room(own.json()["live_id"])).status_code == 200
 
 

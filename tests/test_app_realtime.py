@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
+from dataclasses import replace
 
 import httpx
 import jwt
@@ -14,7 +16,11 @@ from websockets.exceptions import InvalidStatus
 from fixtures.api_client import ApiClient
 from fixtures.audio import utterance
 from fixtures.realtime_client import RealtimeClient
+from stack.app import relay as relay_module
+from stack.app.context import AppContext
 from stack.app.pool import POOL_FULL_MESSAGE
+from stack.app.relay import RealtimeRelay
+from stack.app.settings import Settings
 from stack.launcher import LocalStack
 
 LIMIT = 4  # CONTRACT_ENV's ENGINE_CONCURRENCY_LIMIT
@@ -186,11 +192,80 @@ async def test_server_exception_in_relay_frees_the_slot(stack: LocalStack, api: 
 
 
 @pytest.mark.chaos
+async def test_bug_on_the_upstream_to_client_path_ends_the_relay(stack: LocalStack, api: ApiClient) -> None:
+    """A RuntimeError that is not "the client went away" must not park the relay with its slot held."""
+    client = await open_session(stack, api)
+    await client.send({"type": "debug.raise_downstream"})  # the next upstream->client send raises
+    await client.send({"type": "session.update", "session": {"type": "realtime", "instructions": "hi"}})
+    error = await client.wait_for("error", timeout_s=5)
+    assert error["error"]["code"] == "server_error"
+    assert await client.wait_closed(timeout_s=5) == 1011
+    await wait_until(lambda: pool_is_empty(api), "the slot to be freed at once", timeout_s=1.0)
+
+
+@pytest.mark.chaos
 async def test_cancelled_relay_task_frees_the_slot(stack: LocalStack, api: ApiClient) -> None:
     client = await open_session(stack, api)
     await client.send({"type": "debug.cancel"})
     await client.wait_closed()
     await wait_until(lambda: pool_is_empty(api), "the slot to be freed after the relay task was cancelled")
+
+
+class _FakeWebSocket:
+    """Just enough of a Starlette WebSocket for the relay's exit paths."""
+
+    application_state = client_state = None
+
+    async def send_json(self, _data: object) -> None:
+        return None
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        return None
+
+
+class _FakeUpstream:
+    async def close(self) -> None:
+        return None
+
+
+async def _hang_then_fail_on_cancel() -> None:
+    try:
+        await asyncio.Event().wait()
+    finally:
+        raise KeyError("client pump failed while being cancelled")
+
+
+async def _fail_at_once_client() -> None:
+    raise KeyError("client pump failed")
+
+
+async def _fail_at_once_upstream() -> None:
+    raise ValueError("upstream pump failed")
+
+
+@pytest.mark.parametrize(
+    "client_side", [_fail_at_once_client, _hang_then_fail_on_cancel], ids=["both-at-once", "one-on-cancel"]
+)
+async def test_relay_raises_one_pump_failure_and_logs_the_others(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, client_side: object
+) -> None:
+    ctx = AppContext.build(replace(Settings.from_env(), engine_limit=1))
+    session = ctx.pool.try_acquire("realtime", "betty@123.com")
+    assert session is not None
+    relay = RealtimeRelay(_FakeWebSocket(), session, ctx)  # type: ignore[arg-type]
+
+    async def connect_fake(_settings: Settings) -> _FakeUpstream:
+        return _FakeUpstream()
+
+    monkeypatch.setattr(relay_module, "connect_upstream", connect_fake)
+    monkeypatch.setattr(relay, "_client_to_upstream", client_side)
+    monkeypatch.setattr(relay, "_upstream_to_client", _fail_at_once_upstream)
+    with caplog.at_level(logging.ERROR, logger="app.realtime"), pytest.raises((KeyError, ValueError)) as raised:
+        await relay.run()
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[1] is not raised.value]
+    seen = {type(raised.value)} | {type(r.exc_info[1]) for r in logged if r.exc_info}
+    assert seen == {KeyError, ValueError}, f"a pump's failure vanished: raised {raised.value!r}, logged {logged}"
+    assert all(r.fields["live_id"] == session.live_id for r in logged)  # type: ignore[attr-defined]
 
 
 async def test_health_answers_while_every_slot_streams(stack: LocalStack, api: ApiClient) -> None:

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+
+import pytest
 
 from fixtures.api_client import ApiClient
-from stack.app.pool import POOL_FULL_MESSAGE
+from stack.app.api import ApiError, leave_room
+from stack.app.auth import Identity
+from stack.app.context import AppContext
+from stack.app.pool import POOL_FULL_MESSAGE, EnginePool, EngineSession
+from stack.app.settings import Settings
 from stack.launcher import LocalStack
 
 LIMIT = 4  # CONTRACT_ENV's ENGINE_CONCURRENCY_LIMIT
@@ -54,6 +61,42 @@ async def test_leave_room_frees_the_slot_and_unknown_id_is_404(api: ApiClient) -
     assert (await api.start_live()).status_code == 200
     assert (await api.leave_room(ids[0])).status_code == 404
     assert (await api.leave_room("live_does_not_exist")).status_code == 404
+
+
+class ReleasedBeforeUsPool(EnginePool):
+    """A pool where another release (the reaper, a second leave_room) wins the race after our lookup."""
+
+    def get(self, live_id: str) -> EngineSession | None:
+        session = super().get(live_id)
+        if session is not None:
+            self.release(live_id, "idle_timeout")
+        return session
+
+
+async def test_leave_room_that_frees_nothing_is_404() -> None:
+    ctx = AppContext.build(replace(Settings.from_env(), engine_limit=2))
+    ctx.pool = ReleasedBeforeUsPool(2)
+    session = ctx.pool.try_acquire("live", "betty@123.com")
+    assert session is not None
+    with pytest.raises(ApiError) as refused:
+        await leave_room(session.live_id, Identity("betty@123.com", "admin"), ctx)
+    assert refused.value.status == 404
+
+
+async def test_non_admin_sees_only_its_own_sessions(stack: LocalStack, api: ApiClient) -> None:
+    await api.start_live()  # the admin's
+    viewer = ApiClient(stack.app_url)
+    await viewer.login("viewer@example.com", "Viewer-pass-1")
+    before = (await viewer.request("GET", "/api/sessions")).json()
+    assert before["sessions"] == []
+    assert before["count"] == 0
+    own = (await viewer.start_live()).json()["live_id"]
+    listing = await viewer.request("GET", "/api/sessions")
+    assert [s["live_id"] for s in listing.json()["sessions"]] == [own]
+    assert listing.json()["count"] == 1
+    assert "betty@123.com" not in listing.text
+    # the admin still sees everyone's
+    assert sorted(s["user"] for s in await api.sessions()) == ["betty@123.com", "viewer@example.com"]
 
 
 async def test_clear_all_sessions_reports_how_many_it_freed(api: ApiClient) -> None:

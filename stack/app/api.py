@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from stack.app.auth import Identity, InvalidToken, bearer_token
 from stack.app.context import AppContext
+from stack.app.errors import ApiError
 from stack.app.pool import POOL_FULL_MESSAGE
 from stack.app.upstream import upstream_host
 from stack.service import log_fields
@@ -24,22 +25,6 @@ def context(request: Request) -> AppContext:
 
 
 Ctx = Annotated[AppContext, Depends(context)]
-
-
-class ApiError(Exception):
-    """An error answer: ``{"code", "message", "detail"}`` with an HTTP status."""
-
-    def __init__(self, status: int, message: str, *, code: int | None = None, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code if code is not None else status
-        self.headers = headers
-
-
-def api_error_response(_request: Request, exc: ApiError) -> JSONResponse:
-    body = {"code": exc.code, "message": exc.message, "detail": exc.message}
-    return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
 
 def current_identity(request: Request, ctx: Ctx) -> Identity:
@@ -89,8 +74,10 @@ async def login(body: LoginRequest, ctx: Ctx) -> JSONResponse:
 
 
 @router.get("/api/sessions")
-async def list_sessions(_user: User, ctx: Ctx) -> dict[str, object]:
-    sessions = [s.public() for s in ctx.pool.sessions()]
+async def list_sessions(user: User, ctx: Ctx) -> dict[str, object]:
+    """An admin sees every session; anyone else only their own (others' emails and live_ids are not theirs)."""
+    visible = ctx.pool.sessions() if user.is_admin else [s for s in ctx.pool.sessions() if s.user == user.email]
+    sessions = [s.public() for s in visible]
     return {"sessions": sessions, "count": len(sessions), "limit": ctx.pool.limit}
 
 
@@ -110,7 +97,9 @@ async def leave_room(live_id: str, user: User, ctx: Ctx) -> dict[str, object]:
         raise ApiError(404, f"no live session {live_id!r}")
     if session.user != user.email and not user.is_admin:
         raise ApiError(403, "this session belongs to another user")
-    ctx.pool.release(live_id, "leave_room")
+    if ctx.pool.release(live_id, "leave_room") is None:
+        # Another release (reaper, a second leave_room, the socket closing) freed it first: we freed nothing.
+        raise ApiError(404, f"no live session {live_id!r}")
     return {"code": 0, "message": "left", "live_id": live_id}
 
 
@@ -133,6 +122,12 @@ async def health(ctx: Ctx) -> dict[str, object]:
             "upstream": {"endpoint": upstream_host(ctx.settings)},
         },
     }
+
+
+@router.head("/health")
+async def health_head() -> Response:
+    """Uptime checkers send HEAD: 200, no body, same no-I/O path."""
+    return Response(status_code=200)
 
 
 @router.get("/metrics")

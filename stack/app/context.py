@@ -28,7 +28,9 @@ class AppContext:
             settings=settings,
             pool=pool,
             auth=Authenticator(settings),
-            login_limiter=LoginRateLimiter(settings.login_max_failures, settings.login_lockout_s),
+            login_limiter=LoginRateLimiter(
+                settings.login_max_failures, settings.login_lockout_s, [a.email for a in settings.accounts]
+            ),
             metrics=metrics,
             debug_faults=debug_faults,
         )

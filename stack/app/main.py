@@ -10,11 +10,21 @@ import time
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stack.app.api import ApiError, api_error_response, router
+from stack.app.api import router
 from stack.app.context import AppContext
+from stack.app.errors import (
+    ApiError,
+    api_error_response,
+    http_error_response,
+    internal_error_response,
+    validation_error_response,
+)
+from stack.app.limits import RequestBodyLimit
 from stack.app.relay import realtime_endpoint
 from stack.app.settings import Settings
 from stack.app.upstream import upstream_host
@@ -99,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="realtime-qa reference app", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.ctx = ctx
+    # Innermost of ours: a 413 still gets CORS headers and is timed like any answer.
+    app.add_middleware(RequestBodyLimit, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.allowed_origins),
@@ -109,6 +121,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestTimer)
     app.add_exception_handler(ApiError, api_error_response)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, http_error_response)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, validation_error_response)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, internal_error_response)
     app.include_router(router)
     app.add_api_websocket_route("/ws/realtime", realtime_endpoint)
     return app

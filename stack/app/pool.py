@@ -23,9 +23,7 @@ log = logging.getLogger("app.pool")
 
 SessionKind = Literal["live", "realtime"]
 
-POOL_FULL_MESSAGE = (
-    "Failed to start live: failed to load or create engine: concurrency over limit (code: 4002)"
-)
+POOL_FULL_MESSAGE = "Failed to start live: failed to load or create engine: concurrency over limit (code: 4002)"
 
 
 class CloseCode(IntEnum):
@@ -121,7 +119,11 @@ class EnginePool:
         return session
 
     def release(self, live_id: str, reason: str) -> EngineSession | None:
-        """Free a slot (idempotent). Sessions freed from outside their socket get evicted."""
+        """Free a slot (idempotent, never awaits). Sessions freed from outside their socket get evicted.
+
+        None when nothing was freed (unknown id, or another release came first): a caller that
+        tells someone "freed" must check, as leave_room does.
+        """
         session = self._sessions.pop(live_id, None)
         if session is None:
             return None

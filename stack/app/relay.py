@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import WebSocket
@@ -33,6 +34,41 @@ log = logging.getLogger("app.realtime")
 # Honoured only when APP_DEBUG_FAULTS=1; ignored (relayed) otherwise.
 DEBUG_RAISE = '"debug.raise"'
 DEBUG_CANCEL = '"debug.cancel"'
+DEBUG_RAISE_DOWNSTREAM = '"debug.raise_downstream"'  # the next upstream->client send raises
+
+
+# What Starlette/uvicorn raise on a socket the client already left: WebSocketDisconnect (Starlette
+# turns a failed send into 1006), uvicorn's ClientDisconnected (an OSError), and RuntimeErrors with
+# these messages (Starlette's WebSocketDisconnected, and uvicorn's after a close frame went out).
+_CLIENT_GONE_MESSAGES = (
+    "once a close message has been sent",
+    "once a disconnect message has been received",
+    "after sending 'websocket.close'",
+)
+
+
+def client_went_away(exc: BaseException) -> bool:
+    """True for the errors that mean "the client is gone", False for everything else (bugs)."""
+    if isinstance(exc, (WebSocketDisconnect, OSError)):
+        return True
+    return isinstance(exc, RuntimeError) and any(m in str(exc) for m in _CLIENT_GONE_MESSAGES)
+
+
+def first_failure(tasks: Iterable[asyncio.Task[Any]], live_id: str) -> BaseException | None:
+    """The first exception among finished ``tasks`` (to re-raise); every later one is logged.
+
+    Both pumps can fail in the same turn, or one can fail while being cancelled after the
+    other ended; re-raising one and dropping the rest hid the second bug.
+    """
+    finished = [task for task in tasks if task.done() and not task.cancelled()]
+    failures = [(task.get_name(), exc) for task in finished if (exc := task.exception()) is not None]
+    for name, exc in failures[1:]:
+        log.error(
+            "realtime relay task failed too",
+            exc_info=exc,
+            extra=log_fields(live_id=live_id, task=name, error=type(exc).__name__),
+        )
+    return failures[0][1] if failures else None
 
 
 def error_event(code: str, message: str, error_type: str = "server_error") -> dict[str, Any]:
@@ -113,6 +149,8 @@ class RealtimeRelay:
         self._response_started: float | None = None
         self._first_audio_seen = False
         self._handler_task: asyncio.Task[Any] | None = None
+        self._fail_next_send = False  # debug.raise_downstream
+        self._client_gone = False  # a send found the client gone
 
     def evict(self, code: CloseCode, reason: str) -> None:
         """Called by the pool when leave_room/clear_all/idle reaper/shutdown freed our slot."""
@@ -136,24 +174,24 @@ class RealtimeRelay:
             await self._fail(f"realtime model unavailable: {type(exc).__name__}")
             return
 
-        tasks = {
-            asyncio.create_task(self._client_to_upstream(), name="client->upstream"),
-            asyncio.create_task(self._upstream_to_client(), name="upstream->client"),
-            asyncio.create_task(self._stop.wait(), name="evicted"),
-        }
+        client_pump = asyncio.create_task(self._client_to_upstream(), name="client->upstream")
+        upstream_pump = asyncio.create_task(self._upstream_to_client(), name="upstream->client")
+        tasks = [client_pump, upstream_pump, asyncio.create_task(self._stop.wait(), name="evicted")]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        first = next(iter(done))
-        if not first.cancelled() and first.exception() is not None:
-            raise first.exception()  # type: ignore[misc]
+        # What ended the relay first, then what failed while being cancelled.
+        ordered = [t for t in tasks if t in done] + [t for t in tasks if t not in done]
+        failure = first_failure(ordered, self.session.live_id)
+        if failure is not None:
+            raise failure
         if self._evicted is not None:
             code, reason = self._evicted
             await _close(self.websocket, code, reason, self.ctx)
-        elif first.get_name() == "upstream->client":
+        elif upstream_pump in done and client_pump not in done and not self._client_gone:
             self.release_reason = "upstream_failure"
             self.ctx.metrics.upstream_failures.labels("session").inc()
             await self._fail("realtime model connection lost")
@@ -176,8 +214,10 @@ class RealtimeRelay:
         while True:
             try:
                 message = await self.websocket.receive()
-            except (WebSocketDisconnect, RuntimeError):
-                return
+            except Exception as exc:
+                if client_went_away(exc):
+                    return
+                raise
             if message["type"] == "websocket.disconnect":
                 log.info(
                     "realtime client disconnected",
@@ -193,6 +233,9 @@ class RealtimeRelay:
                 if debug and DEBUG_CANCEL in text and self._handler_task is not None:
                     self._handler_task.cancel()  # as a server shutdown or a timeout would
                     return
+                if debug and DEBUG_RAISE_DOWNSTREAM in text:
+                    self._fail_next_send = True
+                    continue
                 if '"response.create"' in text:
                     self._mark_response_start()
                 await self.upstream.send(text)
@@ -200,6 +243,7 @@ class RealtimeRelay:
                 await self.upstream.send(message["bytes"])
 
     async def _upstream_to_client(self) -> None:
+        """Ends when the upstream closes or the client is gone; any other error propagates (never parks)."""
         assert self.upstream is not None
         counter = self.ctx.metrics.messages.labels("upstream_to_client")
         try:
@@ -208,19 +252,34 @@ class RealtimeRelay:
                 counter.inc()
                 if isinstance(message, str):
                     self._observe_latency(message)
-                    await self.websocket.send_text(message)
-                else:
-                    await self.websocket.send_bytes(message)
+                if not await self._send_to_client(message):
+                    return
         except ConnectionClosed as exc:
             log.warning(
                 "upstream connection lost",
-                extra=log_fields(
-                    live_id=self.session.live_id, code=exc.rcvd.code if exc.rcvd else None
-                ),
+                extra=log_fields(live_id=self.session.live_id, code=exc.rcvd.code if exc.rcvd else None),
             )
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            # The client went away while we were sending: not an upstream failure.
-            await asyncio.Event().wait()  # let the client pump report the disconnect
+
+    async def _send_to_client(self, message: str | bytes) -> bool:
+        """Relay one upstream frame; False when the client already left (not an upstream failure)."""
+        try:
+            if self._fail_next_send:
+                self._fail_next_send = False
+                raise RuntimeError("debug.raise_downstream: injected failure on the upstream->client path")
+            if isinstance(message, str):
+                await self.websocket.send_text(message)
+            else:
+                await self.websocket.send_bytes(message)
+        except Exception as exc:
+            if not client_went_away(exc):
+                raise
+            self._client_gone = True
+            log.info(
+                "realtime client gone while relaying",
+                extra=log_fields(live_id=self.session.live_id, error=type(exc).__name__),
+            )
+            return False
+        return True
 
     def _mark_response_start(self) -> None:
         self._response_started = time.perf_counter()
@@ -232,9 +291,7 @@ class RealtimeRelay:
             self._mark_response_start()
         if self._response_started is None:
             return
-        if not self._first_audio_seen and (
-            '"response.output_audio.delta"' in text or '"response.audio.delta"' in text
-        ):
+        if not self._first_audio_seen and ('"response.output_audio.delta"' in text or '"response.audio.delta"' in text):
             self._first_audio_seen = True
             self.ctx.metrics.first_audio.observe(time.perf_counter() - self._response_started)
         elif '"response.done"' in text:

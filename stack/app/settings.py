@@ -33,9 +33,11 @@ class Settings:
     login_max_failures: int
     login_lockout_s: float
     allowed_origins: tuple[str, ...]
-    max_message_bytes: int
+    max_message_bytes: int  # one WebSocket frame; larger closes 1009
     upstream_endpoint: str
     upstream_api_key: str = field(repr=False)
+    # One HTTP request body; larger gets 413 before it is read (the JSON APIs take a few hundred bytes).
+    max_request_body_bytes: int = 64 * 1024
     upstream_deployment: str = "gpt-realtime"
     upstream_api_version: str = "2025-08-28"
     upstream_connect_timeout_s: float = 10.0
@@ -63,6 +65,7 @@ class Settings:
             login_lockout_s=env_float("LOGIN_LOCKOUT_S", 60.0, minimum=0.1),
             allowed_origins=origins,
             max_message_bytes=env_int("MAX_MESSAGE_BYTES", 1024 * 1024, minimum=1024),
+            max_request_body_bytes=env_int("MAX_REQUEST_BODY_BYTES", 64 * 1024, minimum=1024),
             upstream_endpoint=env_str("AZURE_OPENAI_REALTIME_ENDPOINT", "http://127.0.0.1:8090"),
             upstream_api_key=env_str("AZURE_OPENAI_REALTIME_API_KEY", ""),
             upstream_deployment=env_str("AZURE_OPENAI_REALTIME_DEPLOYMENT_NAME", "gpt-realtime"),
