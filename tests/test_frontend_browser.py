@@ -53,6 +53,9 @@ START_RECORDING = "开始录音"
 STOP_RECORDING = "停止录音"
 MIC_DENIED = "麦克风权限被拒绝，请在浏览器设置中允许麦克风权限"
 BAD_CREDENTIALS = "邮箱或密码错误，请重试"
+LOGOUT = "退出登录"
+USE_TEST_ACCOUNT = "使用测试账号"
+NEEDS_CREDENTIALS = "请输入密码或点击“使用测试账号”"
 POOL_FULL_MESSAGE = "Failed to start live: failed to load or create engine: concurrency over limit (code: 4002)"
 
 # Timeouts (ms) for web-first assertions.
@@ -244,6 +247,25 @@ async def test_without_a_token_the_page_asks_to_log_in_and_opens_no_socket(
     assert watch.sockets == [], "a WebSocket was opened without a token"
 
 
+async def test_the_logout_button_shows_only_with_a_token(
+    full_stack: LocalStack, mic_browser: Browser, watch: Watch
+) -> None:
+    context, page = await new_page(mic_browser, watch)
+    await page.goto(f"{full_stack.frontend_url}/")
+    await expect(status(page)).to_have_text(LOGIN_REQUIRED, timeout=SHORT)
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    await expect(page.get_by_test_id("login-link")).to_be_visible()
+    await expect(page.get_by_role("button", name=LOGOUT)).to_be_hidden()
+    await expect(page.get_by_test_id("logout")).to_be_hidden()
+    await context.close()
+
+    context, page = await new_page(mic_browser, watch, token=await api_token(full_stack))
+    await page.goto(f"{full_stack.frontend_url}/")
+    await expect(status(page)).to_have_text(CONNECTED, timeout=CONNECT)
+    await expect(page.get_by_role("button", name=LOGOUT)).to_be_visible()
+    await context.close()
+
+
 async def test_login_then_the_voice_page_connects(full_stack: LocalStack, mic_browser: Browser, watch: Watch) -> None:
     _, page = await new_page(mic_browser, watch)
     await login_via_form(page, full_stack)
@@ -372,6 +394,7 @@ async def test_a_bad_token_fails_authentication_and_is_never_retried(
     await page.goto(f"{full_stack.frontend_url}/")
     await expect(status(page)).to_have_text(AUTH_FAILED, timeout=CONNECT)
     await expect(page.get_by_test_id("login-link")).to_be_visible()
+    await expect(page.get_by_role("button", name=LOGOUT)).to_be_hidden()  # the token was dropped
     await expect(page.get_by_test_id("reconnect-info")).to_be_hidden()
     assert await page.evaluate("window.localStorage.getItem('access_token')") is None, "bad token kept"
     await asyncio.sleep(3.0)  # several backoff periods: a reconnect would have happened by now
@@ -406,18 +429,23 @@ async def test_denied_microphone_shows_why(
         await chromium.close()
 
 
-@pytest.mark.parametrize(
+DIAGNOSTICS_PAGES = pytest.mark.parametrize(
     ("path", "checks"),
     [
         ("/test-realtime.html", ["health", "login", "websocket"]),
         ("/test-connection-fixed.html", ["health", "frontend", "login", "websocket"]),
     ],
 )
+
+
+@DIAGNOSTICS_PAGES
 async def test_diagnostics_pages_pass_every_check(
     full_stack: LocalStack, mic_browser: Browser, watch: Watch, path: str, checks: list[str]
 ) -> None:
     _, page = await new_page(mic_browser, watch)
     await page.goto(f"{full_stack.frontend_url}{path}")
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=SHORT)
+    await page.get_by_role("button", name=USE_TEST_ACCOUNT, exact=True).click()  # fills it in and runs
     summary = page.get_by_test_id("summary")
     await expect(summary).to_have_attribute("data-status", re.compile("pass|fail"), timeout=CONNECT)
     for name in checks:
@@ -428,6 +456,108 @@ async def test_diagnostics_pages_pass_every_check(
     await expect(summary).to_contain_text(f"{len(checks)}/{len(checks)}")
     # The token is used, never shown.
     assert "eyJ" not in await page.locator("main").inner_text()
+
+
+@DIAGNOSTICS_PAGES
+async def test_diagnostics_pages_open_without_a_password(
+    full_stack: LocalStack, mic_browser: Browser, watch: Watch, path: str, checks: list[str]
+) -> None:
+    """No credentials on load: the automatic first run checks what needs none and asks for
+    a password (or the test account) instead of trying to log in with an empty one."""
+    _, page = await new_page(mic_browser, watch)
+    logins: list[str] = []
+    page.on("request", lambda request: logins.append(request.url) if "/api/auth/login" in request.url else None)
+    await page.goto(f"{full_stack.frontend_url}{path}")
+    password = page.get_by_test_id("diag-password")
+    await expect(password).to_have_value("")
+    summary = page.get_by_test_id("summary")
+    await expect(summary).to_have_attribute("data-status", "needs-credentials", timeout=CONNECT)
+    await expect(summary).to_contain_text(NEEDS_CREDENTIALS)
+    for name in checks:
+        check = page.get_by_test_id(f"check-{name}")
+        needs_account = name in ("login", "websocket")
+        await expect(check, name).to_have_attribute("data-status", "skip" if needs_account else "pass")
+    await expect(page.get_by_test_id("check-login")).to_contain_text(NEEDS_CREDENTIALS)
+    assert logins == [], f"logged in with an empty password: {logins}"
+    assert watch.sockets == []
+
+    await page.get_by_role("button", name=USE_TEST_ACCOUNT, exact=True).click()
+    await expect(page.get_by_test_id("diag-email")).to_have_value(EMAIL)
+    await expect(password).to_have_value(PASSWORD)
+    await expect(summary).to_have_attribute("data-status", "pass", timeout=CONNECT)
+    assert len(logins) == 1
+    assert len(watch.sockets) == 1
+
+
+# The hint's three steps on /test-realtime.html, without their numbers.
+HINT_STEPS = [
+    "健康检查（验证后端服务是否正常）",
+    "登录测试（获取有效的认证 token）",
+    "WebSocket 测试（验证实时连接是否正常）",
+]
+
+# For each step: where its number is drawn against its first character. The number is either
+# text right before the step ("2. 登录测试…") or the marker of the <li> of an <ol> the step opens.
+STEP_NUMBER_LINES_JS = r"""(steps) => {
+  const walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
+  const nodes = [];
+  while (walker.nextNode()) nodes.push(walker.currentNode);
+  const rects = (node, start, end) => {
+    const range = document.createRange();
+    range.setStart(node, start);
+    range.setEnd(node, end);
+    return [...range.getClientRects()].filter((rect) => rect.width > 0);
+  };
+  return steps.map((step) => {
+    const node = nodes.find((n) => n.data.includes(step));
+    if (!node) return { step, kind: 'missing' };
+    const at = node.data.indexOf(step);
+    const first = rects(node, at, at + 1)[0];
+    const line = { textTop: first.top, textBottom: first.bottom };
+    const before = node.data.slice(0, at).match(/(\d+)\.\s*$/);
+    if (before) {
+      const start = at - before[0].length;
+      const number = rects(node, start, start + before[1].length + 1);
+      const last = number[number.length - 1];
+      return { step, kind: 'text', number: before[1], numberTop: last.top, numberBottom: last.bottom, ...line };
+    }
+    const item = node.parentElement.closest('li');
+    if (item && item.parentElement.tagName === 'OL' && item.textContent.trim().startsWith(step)) {
+      const list = item.parentElement;
+      const style = getComputedStyle(item);
+      const box = item.getBoundingClientRect();
+      return {
+        step, kind: 'marker', number: String([...list.children].indexOf(item) + list.start),
+        display: style.display, listStyle: style.listStyleType,
+        numberTop: box.top, numberBottom: box.top + parseFloat(style.lineHeight), ...line,
+      };
+    }
+    return { step, kind: 'none', before: node.data.slice(Math.max(0, at - 8), at) };
+  });
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 430, 760])
+async def test_the_diagnostics_hint_keeps_each_number_on_the_line_of_its_step(
+    full_stack: LocalStack, mic_browser: Browser, watch: Watch, width: int
+) -> None:
+    context = await mic_browser.new_context(viewport={"width": width, "height": 900})
+    page = watch.attach(await context.new_page())
+    await page.goto(f"{full_stack.frontend_url}/test-realtime.html")
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=SHORT)
+    steps = await page.evaluate(STEP_NUMBER_LINES_JS, HINT_STEPS)
+    for n, step in enumerate(steps, start=1):
+        assert step["kind"] in ("text", "marker"), f"step {n} has no number in front of it: {step}"
+        assert step["number"] == str(n), step
+        if step["kind"] == "marker":
+            assert step["display"] == "list-item", step
+            assert step["listStyle"] == "decimal", step
+        # Same line: the number's line box and the step's first character overlap vertically.
+        middle = (step["textTop"] + step["textBottom"]) / 2
+        assert step["numberTop"] <= middle <= step["numberBottom"], (
+            f"at {width} px the number {n}. is not on the line where its step starts: {step}"
+        )
+    await context.close()
 
 
 # -- tests: a stack of their own (destructive) ---------------------------------------------

@@ -136,8 +136,8 @@ def test_voice_and_login_pages_have_their_test_ids(http: httpx.Client) -> None:
 
 
 def test_pages_carry_no_secrets(http: httpx.Client) -> None:
-    """The voice and login pages hold no credentials; only the diagnostics pages prefill the
-    guide's published test account (the guide tells users to type exactly that)."""
+    """The voice and login pages hold no credentials. The guide's published test account is
+    only in the diagnostics pages' script, behind their explicit 使用测试账号 button."""
     texts = [http.get(p).text for p in ("/", "/login")]
     texts += _module_closure(http, "/static/js/voice.js").values()
     texts += _module_closure(http, "/static/js/login.js").values()
@@ -149,6 +149,20 @@ def test_pages_carry_no_secrets(http: httpx.Client) -> None:
         for line in text.splitlines():
             if "console." in line:
                 assert "token" not in line.lower() or "[REDACTED]" in line, line
+
+
+@pytest.mark.parametrize("path", ["/test-realtime.html", "/test-connection-fixed.html"])
+def test_diagnostics_pages_do_not_prefill_the_password(http: httpx.Client, path: str) -> None:
+    html = http.get(path).text
+    passwords = [tag for tag in re.findall(r"<input\b[^>]*>", html) if re.search(r'\btype="password"', tag)]
+    assert len(passwords) == 1, passwords
+    assert 'data-testid="diag-password"' in passwords[0]
+    assert not re.search(r"\bvalue\s*=", passwords[0]), f"the password is prefilled: {passwords[0]}"
+    assert "Betty@123.com" not in html
+    # Filling in the test account is an explicit choice (a plain button, not a submit).
+    button = re.search(r"<button\b([^>]*)>使用测试账号</button>", html)
+    assert button, "no 使用测试账号 button"
+    assert 'type="button"' in button.group(1)
 
 
 @pytest.mark.parametrize(

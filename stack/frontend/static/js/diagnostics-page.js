@@ -1,6 +1,9 @@
 // /test-realtime.html and /test-connection-fixed.html: run the troubleshooting guide's
 // checks in order and show each result. Which checks a page runs is its <body data-checks>.
 // Each check element: data-testid="check-<name>", data-status pending|running|pass|fail|skip.
+// The password starts empty: login and websocket are skipped (summary data-status
+// "needs-credentials") until one is typed in or the 使用测试账号 button fills in the guide's
+// published test account, which also runs the checks again.
 import { health, login } from './api.js';
 import { realtimeUrl, runtimeConfig } from './config.js';
 import { CLOSE_CODES } from './realtime-client.js';
@@ -11,6 +14,8 @@ const form = byTestId('diag-form');
 const summary = byTestId('summary');
 const checks = (document.body.dataset.checks || '').split(',').filter(Boolean);
 const RESULT_TEXT = { pending: '等待中', running: '检查中...', pass: '✅ 通过', fail: '❌ 失败', skip: '⏭ 跳过' };
+const TEST_ACCOUNT = Object.freeze({ email: 'betty@123.com', password: 'Betty@123.com' }); // the guide's
+const useTestAccount = byTestId('use-test-account');
 
 form.elements.apiUrl.value = config.apiUrl;
 form.elements.wsUrl.value = config.wsUrl;
@@ -20,6 +25,16 @@ function setCheck(name, status, detail = '') {
   element.dataset.status = status;
   element.querySelector('.check-result').textContent = RESULT_TEXT[status];
   element.querySelector('.check-detail').textContent = detail;
+}
+
+function checkLabel(name) {
+  return byTestId(`check-${name}`).querySelector('.check-name').textContent.trim();
+}
+
+// '' when both are there, else what to do about it: 请输入密码或点击“使用测试账号”.
+function credentialsHint(email, password) {
+  const missing = [!email && '邮箱', !password && '密码'].filter(Boolean).join('和');
+  return missing ? `请输入${missing}或点击“${useTestAccount.textContent.trim()}”` : '';
 }
 
 function wsCloseText(code, reason) {
@@ -74,6 +89,7 @@ async function runAll() {
   const wsBase = form.elements.wsUrl.value.trim().replace(/\/+$/, '');
   const email = form.elements.email.value.trim();
   const password = form.elements.password.value;
+  const needsCredentials = credentialsHint(email, password);
   let token = null;
   const results = {};
   for (const name of checks) setCheck(name, 'pending');
@@ -102,6 +118,9 @@ async function runAll() {
       } catch (err) {
         detail = `前端无响应：${err && err.message}`;
       }
+    } else if (name === 'login' && needsCredentials) {
+      status = 'skip';
+      detail = needsCredentials;
     } else if (name === 'login') {
       const r = await login(apiUrl, email, password, config.connectTimeoutMs);
       if (r.ok) {
@@ -112,7 +131,10 @@ async function runAll() {
         detail = `HTTP ${r.status || '无响应'}（${r.reason}）${r.detail ? `：${r.detail}` : ''}`;
       }
     } else if (name === 'websocket') {
-      if (!token) {
+      if (needsCredentials) {
+        status = 'skip';
+        detail = `需要先登录获得 token：${needsCredentials}`;
+      } else if (!token) {
         status = 'fail';
         detail = '没有有效 token（登录测试未通过），无法测试 WebSocket';
       } else {
@@ -125,19 +147,51 @@ async function runAll() {
     results[name] = status;
     setCheck(name, status, detail);
   }
-  const failed = checks.filter((name) => results[name] !== 'pass');
-  summary.dataset.status = failed.length === 0 ? 'pass' : 'fail';
-  summary.textContent =
-    failed.length === 0
-      ? `✅ 全部通过（${checks.length}/${checks.length}）`
-      : `❌ ${failed.length} 项未通过：${failed.join(', ')}（${checks.length - failed.length}/${checks.length} 通过）`;
+  const passed = checks.filter((name) => results[name] === 'pass').length;
+  const failed = checks.filter((name) => results[name] === 'fail');
+  const skipped = checks.filter((name) => results[name] === 'skip');
+  const skippedText = skipped.length ? `${skipped.map(checkLabel).join('、')}未运行：${needsCredentials}` : '';
+  if (failed.length) {
+    summary.dataset.status = 'fail';
+    summary.textContent =
+      `❌ ${failed.length} 项未通过：${failed.join(', ')}（${passed}/${checks.length} 通过）` +
+      (skippedText ? `；${skippedText}` : '');
+  } else if (skipped.length) {
+    summary.dataset.status = 'needs-credentials';
+    summary.textContent = `⚠ ${passed}/${checks.length} 通过；${skippedText}`;
+  } else {
+    summary.dataset.status = 'pass';
+    summary.textContent = `✅ 全部通过（${checks.length}/${checks.length}）`;
+  }
 }
 
+// One run at a time; asking during a run runs once more afterwards, with the form as it is then.
 let running = null;
+let again = false;
+function requestRun() {
+  if (running) {
+    again = true;
+    return;
+  }
+  running = (async () => {
+    do {
+      again = false;
+      await runAll();
+    } while (again);
+  })().finally(() => (running = null));
+}
+
 form.addEventListener('submit', (event) => {
   event.preventDefault();
-  if (!running) running = runAll().finally(() => (running = null));
+  requestRun();
 });
 
+useTestAccount.addEventListener('click', () => {
+  form.elements.email.value = TEST_ACCOUNT.email;
+  form.elements.password.value = TEST_ACCOUNT.password;
+  requestRun();
+});
+useTestAccount.disabled = false;
+
 document.body.dataset.ready = 'true';
-running = runAll().finally(() => (running = null));
+requestRun(); // the automatic first run: without a password it checks what needs none

@@ -131,6 +131,7 @@ function onState({ state, kind, attempt, delayMs, error }) {
       setStatus(MESSAGES.AUTH_FAILED, 'auth-failed');
       hideReconnect();
       ui.loginLink.hidden = false;
+      ui.logout.hidden = true; // nothing left to log out of
       break;
     case 'idle-closed':
       stopRecording({ commit: false });
@@ -289,6 +290,8 @@ window.addEventListener('pageshow', (event) => {
 function main() {
   hideReconnect();
   const token = getToken();
+  // 退出登录 only means something with a token: hidden in the HTML, shown here.
+  ui.logout.hidden = !token;
   if (!token) {
     setStatus(MESSAGES.LOGIN_REQUIRED, 'no-token');
     ui.loginLink.hidden = false;
