@@ -23,7 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stack.launcher import LocalStack
+from fixtures.local_stack import LocalStack
 
 MIB = 1024 * 1024
 

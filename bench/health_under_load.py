@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fixtures.api_client import ApiClient
 from fixtures.audio import utterance
+from fixtures.local_stack import LocalStack
 from fixtures.realtime_client import RealtimeClient
-from stack.launcher import LocalStack
 
 
 async def health_latencies(url: str, samples: int) -> list[float]:

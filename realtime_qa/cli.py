@@ -21,7 +21,7 @@ from pathlib import Path
 
 from realtime_qa.paths import REPO_ROOT, use_repository
 
-SERVICE_NAMES = ("realtime-sim", "app", "frontend")  # start order, as the process runner has it
+SERVICE_NAMES = ("realtime-sim", "app", "frontend")  # fixtures.services' order (kept here: --help imports nothing)
 
 TEST_HELP = """\
 usage: realtime-qa test [--no-setup] [PYTEST ARGS ...]
@@ -56,19 +56,29 @@ def version() -> str:
         return match.group(1) if match else "unknown"
 
 
+def _env_port(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"{name}={raw!r} is not a port number; set it to e.g. {default}")
+    return int(raw)
+
+
 def _stack_up(args: argparse.Namespace) -> int:
-    from stack.launcher import LocalStack, StackStartError
-    from stack.service import ConfigError, env_int
+    from fixtures.errors import HarnessError
+    from fixtures.local_stack import LocalStack
+    from fixtures.services import SERVICES
 
     try:
+        ports = {spec.port_attr: _env_port(spec.port_env, spec.default_port) for spec in SERVICES.values()}
         stack = LocalStack(
-            app_port=env_int("APP_PORT", 8080, minimum=1),
-            frontend_port=env_int("FRONTEND_PORT", 3000, minimum=1),
-            sim_port=env_int("SIM_PORT", 8090, minimum=1),
+            **ports,
             services=args.services,
             log_dir=Path(args.log_dir) if args.log_dir else None,
+            upstream_proxy=False,  # nothing here cuts the upstream: the app talks to the sim directly
         )
-    except (StackStartError, ValueError, ConfigError) as exc:
+    except (HarnessError, ValueError) as exc:
         print(f"realtime-qa: {exc}", file=sys.stderr)
         return 2
 
@@ -85,8 +95,8 @@ def _stack_up(args: argparse.Namespace) -> int:
         print(f"starting {', '.join(stack.services)} (logs in {stack.log_dir}{kept}) ...", flush=True)
         try:
             stack.start()
-        except StackStartError as exc:
-            print(f"realtime-qa: {exc}\nrealtime-qa: logs kept in {stack.log_dir}", file=sys.stderr)
+        except HarnessError as exc:
+            print(f"realtime-qa: {exc.with_details()}\nrealtime-qa: logs kept in {stack.log_dir}", file=sys.stderr)
             return 1
         if stop.is_set():
             return 130

@@ -8,7 +8,8 @@ from contextlib import ExitStack
 import pytest
 
 from fixtures.api_client import ApiClient
-from stack.launcher import LocalStack
+from fixtures.local_stack import LocalStack
+from fixtures.stack_registry import use_stack
 
 # Settings the shared contract stack runs with: small numbers so limits are reached quickly.
 CONTRACT_ENV = {
@@ -27,23 +28,6 @@ CONTRACT_ENV = {
 StackFactory = Callable[..., LocalStack]
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
-    """On failure, attach the tail of every service log the test's stacks wrote, and keep the logs."""
-    report = yield
-    if report.failed:
-        for stack in getattr(item, "_stacks", []):
-            stack.keep_logs = True  # the whole log outlives the stack; its path is in the report
-            for name in stack.services:
-                item.add_report_section(call.when, f"{name} log ({stack.log_dir})", stack.log_tail(name, 60))
-    return report
-
-
-def _track(request: pytest.FixtureRequest, stack: LocalStack) -> None:
-    node = request.node
-    node._stacks = [*getattr(node, "_stacks", []), stack]
-
-
 @pytest.fixture(scope="module")
 def contract_stack() -> Iterator[LocalStack]:
     """app + realtime-sim, shared by a module's tests; each test starts from an empty pool."""
@@ -53,8 +37,7 @@ def contract_stack() -> Iterator[LocalStack]:
 
 @pytest.fixture
 def stack(contract_stack: LocalStack, request: pytest.FixtureRequest) -> LocalStack:
-    _track(request, contract_stack)
-    return contract_stack
+    return use_stack(request, contract_stack)
 
 
 @pytest.fixture
@@ -75,7 +58,7 @@ def stack_factory(request: pytest.FixtureRequest) -> Iterator[StackFactory]:
             services: tuple[str, ...] = ("realtime-sim", "app"), env: Mapping[str, str] | None = None
         ) -> LocalStack:
             stack = LocalStack(services=services, env=dict(env or {}))
-            _track(request, stack)
+            use_stack(request, stack)
             return exits.enter_context(stack)
 
         yield start

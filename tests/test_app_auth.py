@@ -10,10 +10,10 @@ import jwt
 import pytest
 
 from fixtures.api_client import TEST_EMAIL, TEST_PASSWORD, ApiClient
+from fixtures.local_stack import LocalStack
 from stack.app.auth import LoginRateLimiter
 from stack.app.context import AppContext
 from stack.app.settings import Account, Settings
-from stack.launcher import LocalStack
 
 pytestmark = pytest.mark.security
 

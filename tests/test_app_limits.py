@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from fixtures.api_client import ApiClient
+from fixtures.local_stack import LocalStack
 from stack.app.main import create_app
 from stack.app.settings import Settings
-from stack.launcher import LocalStack
 
 BODY_LIMIT = 64 * 1024  # the default MAX_REQUEST_BODY_BYTES (CONTRACT_ENV does not set it)
 MIB = 1024 * 1024

@@ -15,13 +15,13 @@ from websockets.exceptions import InvalidStatus
 
 from fixtures.api_client import ApiClient
 from fixtures.audio import utterance
+from fixtures.local_stack import LocalStack
 from fixtures.realtime_client import RealtimeClient
 from stack.app import relay as relay_module
 from stack.app.context import AppContext
 from stack.app.pool import POOL_FULL_MESSAGE
 from stack.app.relay import RealtimeRelay
 from stack.app.settings import Settings
-from stack.launcher import LocalStack
 
 LIMIT = 4  # CONTRACT_ENV's ENGINE_CONCURRENCY_LIMIT
 MAX_MESSAGE_BYTES = 256 * 1024  # CONTRACT_ENV's MAX_MESSAGE_BYTES

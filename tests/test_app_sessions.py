@@ -8,12 +8,12 @@ from dataclasses import replace
 import pytest
 
 from fixtures.api_client import ApiClient
+from fixtures.local_stack import LocalStack
 from stack.app.api import ApiError, leave_room
 from stack.app.auth import Identity
 from stack.app.context import AppContext
 from stack.app.pool import POOL_FULL_MESSAGE, EnginePool, EngineSession
 from stack.app.settings import Settings
-from stack.launcher import LocalStack
 
 LIMIT = 4  # CONTRACT_ENV's ENGINE_CONCURRENCY_LIMIT
 

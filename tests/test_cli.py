@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from stack.launcher import free_port, reap_leftovers
+from fixtures.local_reaper import reap_leftovers
+from fixtures.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -185,7 +186,7 @@ def test_bad_setting_is_reported_without_a_traceback() -> None:
     process = start_cli({"APP_PORT": "eighty"})
     output, _ = process.communicate(timeout=30)
     assert process.returncode != 0
-    assert "APP_PORT='eighty' is not a whole number" in output
+    assert "APP_PORT='eighty' is not a port number" in output
     assert "Traceback" not in output
 
 
@@ -195,7 +196,7 @@ def test_services_of_a_killed_run_are_reaped() -> None:
         [
             sys.executable,
             "-c",
-            "import time; from stack.launcher import LocalStack\n"
+            "import time; from fixtures.local_stack import LocalStack\n"
             "s = LocalStack(services=['realtime-sim'], tie_to_owner=False).start()\n"
             "print(s.sim_port, flush=True); time.sleep(120)",
         ],

@@ -23,9 +23,9 @@ from websockets.sync.client import connect
 
 from fixtures.compose_file import COMPOSE_FILE, interpolate, load_compose
 from fixtures.docker_engine import docker_available, docker_client
-from fixtures.docker_errors import DockerStackError
 from fixtures.docker_reaper import LABEL_OWNER_HOST, LABEL_OWNER_PID, LABEL_RUN_ID, LABEL_STARTED, reap_leftovers
 from fixtures.docker_stack import DockerStack
+from fixtures.errors import DockerStackError, PortTaken
 
 SERVICES = ("realtime-sim", "app", "frontend")
 EMAIL, PASSWORD = "betty@123.com", "Betty@123.com"
@@ -208,15 +208,15 @@ class TestRunningStack:
         assert "Uvicorn running" in stack.logs("app") or "app ready" in stack.logs("app")
         assert len(stack.log_tail("realtime-sim", 3).splitlines()) <= 3
 
-    def test_disconnect_upstream_cuts_only_the_sim(self, stack: DockerStack):
+    def test_cut_upstream_cuts_only_the_sim(self, stack: DockerStack):
         resolve = ["python", "-c", "import socket; socket.gethostbyname('realtime-sim')"]
         assert stack.container("app").exec_run(resolve).exit_code == 0
-        stack.disconnect_upstream()
+        stack.cut_upstream()
         try:
             assert stack.container("app").exec_run(resolve).exit_code != 0
             assert httpx.get(f"{stack.app_url}/health", timeout=5).status_code == 200  # app still served
         finally:
-            stack.reconnect_upstream()
+            stack.restore_upstream()
         assert stack.container("app").exec_run(resolve).exit_code == 0
         deadline = time.monotonic() + 10
         while httpx.get(f"{stack.sim_url}/health", timeout=5).status_code != 200:  # published port back
@@ -235,7 +235,7 @@ class TestRunningStack:
             with pytest.raises(httpx.TimeoutException):
                 httpx.get(f"{stack.frontend_url}/healthz", timeout=1.5)
         finally:
-            stack.resume("frontend")
+            stack.unpause("frontend")
         assert httpx.get(f"{stack.frontend_url}/healthz", timeout=5).status_code == 200
 
 
@@ -260,7 +260,7 @@ def test_taken_port_is_a_clear_error():
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        with pytest.raises(DockerStackError, match=f"port {port} .*already in use.*SIM_PORT"):
+        with pytest.raises(PortTaken, match=f"port {port} .*already in use.*SIM_PORT"):
             DockerStack(services=["realtime-sim"], sim_port=port)
 
 

@@ -38,7 +38,7 @@ from playwright.async_api import (
     expect,
 )
 
-from stack.launcher import LocalStack
+from fixtures.local_stack import LocalStack
 from stack.service import redact
 
 CHROMIUM = os.environ.get("REALTIME_QA_CHROMIUM", "/usr/bin/chromium")

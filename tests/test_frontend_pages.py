@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from fixtures.local_stack import LocalStack
 from stack.frontend.server import STATIC_DIR, FrontendSettings
-from stack.launcher import LocalStack
 from stack.service import ConfigError
 
 # The troubleshooting guide's strings, byte for byte (seeds/004: 问题 1-3, 成功指标, 问题现象).

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from stack.launcher import LocalStack, free_port, port_is_taken
+from fixtures.local_stack import LocalStack
+from fixtures.ports import free_port, port_is_taken
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,7 +109,7 @@ def test_services_die_with_the_run_that_started_them() -> None:
         [
             sys.executable,
             "-c",
-            "import time; from stack.launcher import LocalStack\n"
+            "import time; from fixtures.local_stack import LocalStack\n"
             "s = LocalStack(services=['realtime-sim', 'app']).start()\n"
             "print(s.sim_port, s.app_port, flush=True); time.sleep(120)",
         ],

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from stack.launcher import LocalStack, StackStartError
+from fixtures.errors import StackStartError
+from fixtures.local_stack import LocalStack
 from tests.test_sim_protocol import of_type, open_session
 
 DELAY_MS = 300
@@ -42,7 +43,8 @@ async def test_session_metadata_overrides_the_env_fault_but_keeps_the_delay(fail
 
 def test_a_bad_env_knob_stops_the_sim_at_start_naming_it() -> None:
     with (
-        pytest.raises(StackStartError, match="SIM_FAULT"),
+        pytest.raises(StackStartError, match="realtime-sim exited") as failed,
         LocalStack(services=["realtime-sim"], env={"SIM_FAULT": "explode"}, startup_timeout_s=15),
     ):
         pass
+    assert "SIM_FAULT" in failed.value.details  # the log tail says which knob was wrong

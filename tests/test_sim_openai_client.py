@@ -18,7 +18,7 @@ import pytest
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from websockets.exceptions import InvalidStatus
 
-from stack.launcher import LocalStack
+from fixtures.local_stack import LocalStack
 
 API_VERSION = "2025-08-28"
 MODEL = "gpt-realtime"

@@ -24,7 +24,7 @@ from pydantic import BaseModel, TypeAdapter
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from stack.launcher import LocalStack
+from fixtures.local_stack import LocalStack
 from stack.realtime_sim.protocol import SERVER_EVENT_TYPES
 
 SERVER_EVENT: TypeAdapter[Any] = TypeAdapter(RealtimeServerEvent)
