@@ -21,14 +21,21 @@ def _harness_files() -> list[Path]:
     return files
 
 
+def _is_stack(module: str | None) -> bool:
+    return module is not None and (module == "stack" or module.startswith("stack."))
+
+
 def _imports_stack(tree: ast.AST) -> list[int]:
     lines = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import) and any(a.name == "stack" or a.name.startswith("stack.") for a in node.names):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module or ""]
+        else:
+            continue
+        if any(_is_stack(name) for name in names):
             lines.append(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            if node.module == "stack" or node.module.startswith("stack."):
-                lines.append(node.lineno)
     return lines
 
 
