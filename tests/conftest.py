@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import ExitStack
 
 import pytest
@@ -41,12 +41,12 @@ def stack(contract_stack: LocalStack, request: pytest.FixtureRequest) -> LocalSt
 
 
 @pytest.fixture
-async def api(stack: LocalStack) -> ApiClient:
+async def api(stack: LocalStack) -> AsyncIterator[ApiClient]:
     """A logged-in admin client; clears the pool before the test so tests do not see each other's slots."""
-    client = ApiClient(stack.app_url)
-    await client.login()
-    await client.clear_all_sessions()
-    return client
+    async with ApiClient(stack.app_url) as client:
+        await client.login()
+        await client.clear_all_sessions()
+        yield client
 
 
 @pytest.fixture

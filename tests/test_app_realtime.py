@@ -16,6 +16,7 @@ from websockets.exceptions import InvalidStatus
 from fixtures.api_client import ApiClient
 from fixtures.audio import utterance
 from fixtures.local_stack import LocalStack
+from fixtures.polling import wait_until
 from fixtures.realtime_client import RealtimeClient
 from stack.app import relay as relay_module
 from stack.app.context import AppContext
@@ -31,15 +32,6 @@ async def open_session(stack: LocalStack, api: ApiClient, **kwargs: object) -> R
     client = await RealtimeClient.connect(stack.ws_url, api.token, **kwargs)  # type: ignore[arg-type]
     await client.wait_for("session.created")
     return client
-
-
-async def wait_until(predicate, what: str, timeout_s: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"waited {timeout_s} s for {what}")
 
 
 async def realtime_sessions(api: ApiClient) -> list[dict]:

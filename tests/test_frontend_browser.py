@@ -14,15 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
-import os
 import re
 import secrets
-import struct
 import time
-import wave
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -30,7 +25,6 @@ import jwt
 import pytest
 from playwright.async_api import (
     Browser,
-    BrowserContext,
     Locator,
     Page,
     Playwright,
@@ -38,10 +32,10 @@ from playwright.async_api import (
     expect,
 )
 
+from fixtures.browser import FAKE_MEDIA, Watch, launch, missing_chromium_reason, new_page
+from fixtures.fake_mic import write_fake_mic_wav
 from fixtures.local_stack import LocalStack
-from stack.service import redact
 
-CHROMIUM = os.environ.get("REALTIME_QA_CHROMIUM", "/usr/bin/chromium")
 EMAIL, PASSWORD = "betty@123.com", "Betty@123.com"
 
 CONNECTED = "已连接"
@@ -64,41 +58,11 @@ CONNECT = 15_000
 ROUND_TRIP = 20_000
 RECOVERY = 30_000
 
-FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
-COMMON_ARGS = ["--autoplay-policy=no-user-gesture-required", "--no-first-run", "--disable-gpu"]
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason=(
-            f"no Chromium at {CHROMIUM}: install Debian's with `apt-get install -y chromium`, "
-            "or point REALTIME_QA_CHROMIUM at another Chromium/Chrome binary"
-        ),
-    ),
+    pytest.mark.skipif(missing_chromium_reason() is not None, reason=missing_chromium_reason() or ""),
 ]
-
-
-# -- audio for the fake microphone -------------------------------------------------------
-def write_fake_mic_wav(path: Path, rate: int = 48_000, lead_s: float = 0.5, tone_s: float = 2.0) -> Path:
-    """16-bit mono PCM: silence first (the device starts mid-file otherwise), then a
-    harmonic tone with a 3 Hz envelope, so it survives the browser's noise suppression."""
-    frames = bytearray(int(rate * lead_s) * 2)
-    for n in range(int(rate * tone_s)):
-        t = n / rate
-        envelope = 0.55 + 0.45 * math.sin(2 * math.pi * 3 * t)
-        voice = (
-            math.sin(2 * math.pi * 220 * t)
-            + 0.5 * math.sin(2 * math.pi * 440 * t)
-            + 0.25 * math.sin(2 * math.pi * 660 * t)
-        ) / 1.75
-        frames += struct.pack("<h", int(32767 * 0.5 * envelope * voice))
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(bytes(frames))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -141,33 +105,6 @@ async def api_token(stack: LocalStack) -> str:
 
 
 # -- browser plumbing ---------------------------------------------------------------------
-@dataclass
-class Watch:
-    """Console output, uncaught page errors and WebSockets of every page a test opened."""
-
-    console: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-    sockets: list[str] = field(default_factory=list)
-    pages: int = 0
-    # Unredacted console text, only for checking that the page never logs a token itself.
-    raw_console: list[str] = field(default_factory=list, repr=False)
-
-    def attach(self, page: Page) -> Page:
-        label = f"page{self.pages}"
-        self.pages += 1
-        # Chromium itself prints a failed socket's URL, ?token= included: redact before keeping.
-        page.on("console", lambda m: self.raw_console.append(m.text))
-        page.on("console", lambda m: self.console.append(redact(f"[{label} {m.type}] {m.text}")))
-        page.on("pageerror", lambda e: self.page_errors.append(redact(f"[{label}] {e}")))
-        page.on("websocket", lambda ws: self.sockets.append(redact(ws.url)))
-        return page
-
-    def report(self) -> str:
-        lines = ["--- browser console ---", *self.console, "--- page errors ---", *self.page_errors]
-        lines += ["--- websockets ---", *self.sockets]
-        return "\n".join(lines)
-
-
 @pytest.fixture
 def watch() -> Iterator[Watch]:
     seen = Watch()
@@ -183,24 +120,12 @@ async def pw() -> AsyncIterator[Playwright]:
         yield playwright
 
 
-async def launch(pw: Playwright, args: list[str]) -> Browser:
-    return await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*COMMON_ARGS, *args])
-
-
 @pytest.fixture
 async def mic_browser(pw: Playwright, fake_mic_wav: Path) -> AsyncIterator[Browser]:
     """Chromium with the fake microphone, permission prompts auto-accepted."""
     chromium = await launch(pw, [*FAKE_MEDIA, f"--use-file-for-fake-audio-capture={fake_mic_wav}"])
     yield chromium
     await chromium.close()
-
-
-async def new_page(browser: Browser, watch: Watch, token: str | None = None) -> tuple[BrowserContext, Page]:
-    context = await browser.new_context()
-    if token is not None:
-        await context.add_init_script(f"window.localStorage.setItem('access_token', {json.dumps(token)});")
-    page = watch.attach(await context.new_page())
-    return context, page
 
 
 def status(page: Page) -> Locator:
@@ -596,7 +521,7 @@ async def test_unanswered_handshake_times_out_then_recovers(
         await expect(status(page)).to_have_text(CONNECT_TIMEOUT, timeout=10_000)
         await expect(page.get_by_test_id("reconnect-info")).to_be_visible()
     finally:
-        await asyncio.to_thread(chaos_stack.resume, "app")
+        await asyncio.to_thread(chaos_stack.unpause, "app")
     await expect(status(page)).to_have_text(CONNECTED, timeout=RECOVERY)
 
 
