@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["fixtures.stack_registry", "fixtures.target"]
+pytest_plugins = ["fixtures.stack_registry", "fixtures.target", "reports.plugin"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -1,5 +1,8 @@
 """realtime-qa: qualifies realtime voice AI web apps before release.
 
+  realtime-qa qualify    bring the target up, run the qualification suite, summarise
+  realtime-qa report     the last run's report (Allure HTML, or the summary page)
+  realtime-qa diagnose   the seeds' one-click diagnosis of a running deployment
   realtime-qa stack up   run the reference stack on 127.0.0.1 until Ctrl-C
   realtime-qa test       prepare the machine, then run the harness's own tests
 
@@ -163,6 +166,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"realtime-qa {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    commands.add_parser(
+        "qualify",
+        help="bring the target up (or reach it), run the qualification suite, write the report, summarise",
+        add_help=False,
+    )
+    report = commands.add_parser(
+        "report",
+        help="the last run's report: Allure HTML when the allure CLI is installed, else reports/out/summary.html",
+        description="Build the report of the last qualification run from its Allure results: the allure CLI's "
+        "HTML when it is on PATH, otherwise the one-page reports/out/summary.html and how to install the CLI.",
+    )
+    from realtime_qa import report as report_command
+
+    report_command.add_arguments(report)
+    report.set_defaults(handler=report_command.run_report)
+    diagnose = commands.add_parser(
+        "diagnose",
+        help="check a running deployment the seeds' way: health, login, sessions, WebSocket, one turn",
+        description="The seeds' one-click diagnosis: health, (front end,) login, the session count against the "
+        "pool limit, the WebSocket handshake and one spoken turn. Each line is ✅ or ❌ with the seed's remedy; "
+        "exit 1 when a check failed. Credentials: RQA_EMAIL / RQA_PASSWORD, or --email and --password-env NAME.",
+    )
+    from realtime_qa import diagnose as diagnose_command
+
+    diagnose_command.add_arguments(diagnose)
+    diagnose.set_defaults(handler=diagnose_command.run_diagnose)
+
     stack = commands.add_parser(
         "stack",
         help="run the reference stack (the embedded default target)",
@@ -203,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["test"]:
         # Everything after "test" belongs to pytest, options included: argparse would mangle it.
         return run_tests(argv[1:])
+    if argv[:1] == ["qualify"]:
+        from realtime_qa.qualify import qualify
+
+        return qualify(argv[1:])
     args = build_parser().parse_args(argv)
     return int(args.handler(args))
 

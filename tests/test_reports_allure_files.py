@@ -62,3 +62,12 @@ def test_categories_from_the_table(tmp_path: Path) -> None:
         assert "messageRegex" in entry or "traceRegex" in entry
     assert data[0]["messageRegex"].startswith("(?is)")
     assert "Skipped" not in {entry["name"] for entry in data}
+
+
+def test_the_final_sweep_leaves_our_own_files_as_they_are(tmp_path: Path) -> None:
+    from reports.sweep import scrub_directory
+
+    write_categories(tmp_path)
+    write_executor(tmp_path, "realtime-qa", build_name="b", report_url="file:///x/summary.html")
+    write_environment(tmp_path, {"mode": "local", "界面": "已连接", "ws_url": "ws://h/ws?token=x1y2z3w4"})
+    assert scrub_directory(tmp_path) == []

@@ -226,6 +226,7 @@ def test_summary_and_qualification(finished_run: Run) -> None:
     assert qualification["classes"]["concurrency"] == {"passed": 0, "failed": 1, "skipped": 0}
     assert qualification["classes"]["auth"] == {"passed": 1, "failed": 0, "skipped": 0}
     assert qualification["classes"]["microphone"] == {"passed": 0, "failed": 0, "skipped": 1}
+    assert list(qualification["classes"]) == ["concurrency", "auth", "microphone"]  # only the exercised
     assert qualification["failures_by_class"]["concurrency"] == 1
     assert qualification["pool_limit"] == 4
     assert qualification["summary_html"] == str(summary)
@@ -248,8 +249,9 @@ def test_an_unknown_seed_class_is_a_usage_error(pytester: pytest.Pytester, monke
         (["tests"], False),
         (["e2e", "--no-report"], False),
         (["tests", "--realtime-qa-report"], True),
+        (["e2e", "-p", "no:allure_pytest"], False),
     ],
-    ids=["e2e-node", "load", "tests", "no-report", "flag"],
+    ids=["e2e-node", "load", "tests", "no-report", "flag", "no-allure"],
 )
 def test_default_results_dir_for_the_qualification_suites(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, args: list[str], writes: bool

@@ -1,0 +1,123 @@
+"""``realtime-qa qualify``: bring the target up, run the qualification suite, summarise, tear down.
+
+The suite is plain pytest (``pytest e2e/`` with the same options behaves the same); this
+command prepares the machine first, runs pytest in a process of its own with the
+suite's defaults, and prints a one-screen summary from ``reports/out/qualification.json``
+(written by the ``reports`` plugin). The exit code is pytest's: 0 passed, 1 a test
+failed, 2 interrupted, 3 internal error, 4 usage error, 5 no tests; 6 means the target
+could not be brought up or reached.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from realtime_qa.paths import REPO_ROOT
+
+__all__ = ["HELP", "format_summary", "qualify"]
+
+RESULTS = REPO_ROOT / "reports" / "out" / "qualification.json"
+SUITES = ["e2e"]
+
+HELP = """\
+usage: realtime-qa qualify [--no-setup] [--stack auto|docker|local|external] [OPTIONS] [PYTEST ARGS ...]
+
+Qualify a realtime voice deployment: bring the target up (or reach it), run the
+qualification suite (e2e/: API, WebSocket), write the Allure results and a summary
+page to reports/out/, tear the target down, and print a one-screen summary.
+
+target (pytest options of the suite; `pytest e2e/` takes the same):
+  --stack MODE          auto (default: Docker when the daemon answers and the image
+                        builds, else local processes), docker, local, external
+  --api-url URL         external: the app, e.g. http://host:8080
+  --ws-url URL          external: the realtime socket, e.g. ws://host:8080/ws/realtime
+  --base-url URL        external: the front end, e.g. http://host:3000
+  --email EMAIL         the account (default: RQA_EMAIL, the profile, the seeds' test account)
+  --password-env NAME   the variable holding its password (default: RQA_PASSWORD)
+  --profile FILE.toml   what the deployment is checked against (paths, pool limit,
+                        strings, close codes, SLOs); overrides pyproject's [tool.realtime-qa]
+  --keep-stack          leave the stack the harness started running, print its URLs
+
+this command:
+  -h, --help            show this help and exit (nothing is installed or run)
+  --no-setup            skip the machine preparation (Debian packages, Docker base image)
+
+Any other argument goes to pytest (e.g. -k health, -x, --alluredir DIR).
+Exit codes: 0 passed, 1 a check failed, 2 interrupted, 4 usage error,
+5 no tests, 6 the target could not be brought up or reached.
+"""
+
+
+def qualify(args: list[str]) -> int:
+    args = list(args)
+    if "-h" in args or "--help" in args:
+        print(HELP, end="")
+        return 0
+    if "--no-setup" in args:
+        args.remove("--no-setup")
+    else:
+        from realtime_qa.machine_setup import prepare_machine
+
+        prepare_machine()
+    RESULTS.unlink(missing_ok=True)
+    verbosity = [] if any(a in ("-q", "-v", "-vv", "--quiet", "--verbose") for a in args) else ["-v"]
+    has_paths = any(not a.startswith("-") and (REPO_ROOT / a.split("::")[0]).exists() for a in args)
+    command = [sys.executable, "-m", "pytest", *([] if has_paths else SUITES), *verbosity, "--tb=short", *args]
+    code = subprocess.call(command, cwd=REPO_ROOT)
+    summary = read_results()
+    if summary is not None:
+        print(format_summary(summary, code), flush=True)
+    return code
+
+
+def read_results(path: Path = RESULTS) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _ms(values: list[float], pct: float) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))
+    return f"{ordered[int(rank) - 1]:.0f} ms"
+
+
+def format_summary(results: dict[str, Any], exit_code: int) -> str:
+    """The one screen a person reads after a run: per seed class, the figures, where the report is."""
+    from reports.categories import CLASSES
+
+    target = results.get("target") or {}
+    lines = ["", "realtime-qa qualification summary", "=" * 34]
+    if target:
+        lines.append(f"target      {target.get('mode')} ({target.get('why')}) {target.get('app_url', '')}")
+    classes = results.get("classes") or {}
+    for seed in CLASSES:
+        counts = classes.get(seed.id)
+        if not counts:
+            continue
+        failed = counts.get("failed", 0) + counts.get("broken", 0) + counts.get("error", 0)
+        verdict = "FAILED" if failed else ("passed" if counts.get("passed") else "skipped")
+        detail = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()) if n)
+        lines.append(f"{verdict:<7}     {seed.title} ({detail})")
+        if failed:
+            lines.append(f"            remedy: {seed.remedy}")
+    ttfa = [float(v) for v in results.get("ttfa_ms") or [] if v is not None]
+    lines.append(f"first audio p50 {_ms(ttfa, 50)}, p95 {_ms(ttfa, 95)} over {len(ttfa)} turn(s)")
+    limit = results.get("pool_limit")
+    if limit is not None or results.get("pool_limit_source"):
+        shown = limit if limit is not None else "unknown"
+        lines.append(f"pool limit  {shown} ({results.get('pool_limit_source', '')})")
+    totals = results.get("totals") or {}
+    lines.append("tests       " + ", ".join(f"{n} {k}" for k, n in sorted(totals.items()) if n))
+    if results.get("summary_html"):
+        lines.append(f"report      {results['summary_html']}  (realtime-qa report: the Allure HTML)")
+    verdicts = {0: "QUALIFIED", 1: "NOT QUALIFIED: a check failed"}
+    lines.append(verdicts.get(exit_code, f"NOT RUN TO THE END (exit {exit_code})"))
+    return "\n".join(lines)
