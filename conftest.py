@@ -23,7 +23,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--base-url", default="", help="external: the front end's URL (e.g. http://host:3000)")
     group.addoption("--api-url", default="", help="external: the app's REST URL (e.g. http://host:8080)")
-    group.addoption("--ws-url", default="", help="external: the realtime WebSocket URL (e.g. ws://host:8080/ws/realtime)")
+    group.addoption(
+        "--ws-url", default="", help="external: the realtime WebSocket URL (e.g. ws://host:8080/ws/realtime)"
+    )
     group.addoption("--email", default="", help="account to log in with (default: RQA_EMAIL, the profile, the seeds')")
     group.addoption(
         "--password-env",
