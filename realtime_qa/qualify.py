@@ -97,6 +97,8 @@ def format_summary(results: dict[str, Any], exit_code: int) -> str:
     lines = ["", "realtime-qa qualification summary", "=" * 34]
     if target:
         lines.append(f"target      {target.get('mode')} ({target.get('why')}) {target.get('app_url', '')}")
+    if results.get("setup_error"):
+        lines.append(f"setup       FAILED: {results['setup_error']}")
     classes = results.get("classes") or {}
     for seed in CLASSES:
         counts = classes.get(seed.id)
@@ -109,7 +111,8 @@ def format_summary(results: dict[str, Any], exit_code: int) -> str:
         if failed:
             lines.append(f"            remedy: {seed.remedy}")
     ttfa = [float(v) for v in results.get("ttfa_ms") or [] if v is not None]
-    lines.append(f"first audio p50 {_ms(ttfa, 50)}, p95 {_ms(ttfa, 95)} over {len(ttfa)} turn(s)")
+    if ttfa:
+        lines.append(f"first audio p50 {_ms(ttfa, 50)}, p95 {_ms(ttfa, 95)} over {len(ttfa)} turn(s)")
     limit = results.get("pool_limit")
     if limit is not None or results.get("pool_limit_source"):
         shown = limit if limit is not None else "unknown"
