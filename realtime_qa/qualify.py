@@ -63,15 +63,26 @@ def qualify(args: list[str]) -> int:
         from realtime_qa.machine_setup import prepare_machine
 
         prepare_machine()
-    RESULTS.unlink(missing_ok=True)
+    results_file = _results_file(args)
+    results_file.unlink(missing_ok=True)
     verbosity = [] if any(a in ("-q", "-v", "-vv", "--quiet", "--verbose") for a in args) else ["-v"]
     has_paths = any(not a.startswith("-") and (REPO_ROOT / a.split("::")[0]).exists() for a in args)
     command = [sys.executable, "-m", "pytest", *([] if has_paths else SUITES), *verbosity, "--tb=short", *args]
     code = subprocess.call(command, cwd=REPO_ROOT)
-    summary = read_results()
+    summary = read_results(results_file)
     if summary is not None:
         print(format_summary(summary, code), flush=True)
     return code
+
+
+def _results_file(args: list[str]) -> Path:
+    """qualification.json sits beside the Allure results: --alluredir's parent, else reports/out."""
+    for n, arg in enumerate(args):
+        if arg.startswith("--alluredir="):
+            return (REPO_ROOT / arg.split("=", 1)[1]).parent / "qualification.json"
+        if arg == "--alluredir" and n + 1 < len(args):
+            return (REPO_ROOT / args[n + 1]).parent / "qualification.json"
+    return RESULTS
 
 
 def read_results(path: Path = RESULTS) -> dict[str, Any] | None:

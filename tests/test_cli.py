@@ -139,6 +139,9 @@ def run_wrapper(*args: str, venv: Path) -> subprocess.CompletedProcess[str]:
         (["stack", "--help"], "reference stack"),
         (["stack", "up", "--help"], "--services"),
         (["test", "--help"], "--no-setup"),
+        (["qualify", "--help"], "--stack MODE"),
+        (["report", "--help"], "--results"),
+        (["diagnose", "--help"], "--api-url"),
     ],
 )
 def test_help_and_version_answer_at_once_without_installing_anything(

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Proof that each e2e test guards something: break the reference stack, see the test fail.
+
+For every fault below, a scratch copy of the repository gets one edit to ``stack/`` (the
+bug a test is meant to catch), then ``pytest e2e -k <test> --stack=local`` runs in that
+copy. A test that passes against its broken stack is a test that cannot fail: the script
+says so and exits 1. It first runs the whole suite on an unbroken copy (it must pass).
+
+    .venv/bin/python scripts/prove-e2e-faults.py [--only NAME] [--keep]
+
+Loopback only; each run is bounded (pytest-timeout and a subprocess timeout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+_NEVER_COPIED = {".git", ".venv", ".cache", "__pycache__", ".pytest_cache", ".ruff_cache"}
+
+
+def _ignored(folder: str, names: list[str]) -> set[str]:
+    """What a scratch copy does without: caches, the venv, generated reports."""
+    skipped = {name for name in names if name in _NEVER_COPIED}
+    if Path(folder).name == "reports":
+        skipped.add("out")
+    return skipped
+
+
+@dataclass(frozen=True)
+class Fault:
+    test: str  # a -k expression selecting the test(s) that must fail
+    what: str  # the bug, as a release note would say it
+    path: str
+    old: str
+    new: str
+
+
+FAULTS = [
+    Fault(
+        "test_health_answers_status_ok",
+        "/health reports a status other than ok",
+        "stack/app/api.py",
+        '        "status": "ok",\n        "components"',
+        '        "status": "starting",\n        "components"',
+    ),
+    Fault(
+        "test_health_stays_fast_while_every_slot_streams",
+        "a synchronous 5 ms call per relayed frame blocks the event loop (the seed's sync logging)",
+        "stack/app/relay.py",
+        "            self.session.touch()\n            counter.inc()\n            text = message.get",
+        "            self.session.touch()\n            time.sleep(0.005)\n"
+        "            counter.inc()\n            text = message.get",
+    ),
+    Fault(
+        "test_the_account_logs_in_and_gets_a_token",
+        "tokens are issued without an expiry",
+        "stack/app/auth.py",
+        '            "exp": now + self._ttl_s,\n',
+        "",
+    ),
+    Fault(
+        "test_a_wrong_password_gets_401_and_no_token",
+        "any password logs a known account in",
+        "stack/app/auth.py",
+        "if hmac.compare_digest(candidate, stored) and account is not None:",
+        "if account is not None:",
+    ),
+    Fault(
+        "test_no_token_gets_401",
+        "a request without a token is served as the admin",
+        "stack/app/api.py",
+        '    token = bearer_token(request.headers.get("authorization"))\n    try:',
+        '    token = bearer_token(request.headers.get("authorization"))\n'
+        "    if token is None:\n        return Identity(email='betty@123.com', role='admin')\n    try:",
+    ),
+    Fault(
+        "test_a_bad_token_is_refused_on_the_socket_with_4001",
+        "a bad token closes with 1008, not 4001",
+        "stack/app/relay.py",
+        'await _close(websocket, CloseCode.AUTH_FAILED, "authentication failed", ctx)',
+        'await _close(websocket, 1008, "authentication failed", ctx)',
+    ),
+    Fault(
+        "test_start_live_up_to_the_limit_then_4002",
+        "the pool admits one session over its limit",
+        "stack/app/pool.py",
+        "if len(self._sessions) >= self.limit:",
+        "if len(self._sessions) > self.limit:",
+    ),
+    Fault(
+        "test_sessions_lists_what_start_live_opened",
+        "/api/sessions lists realtime sessions only",
+        "stack/app/api.py",
+        "    sessions = [s.public() for s in visible]",
+        "    sessions = [s.public() for s in visible if s.kind == 'realtime']",
+    ),
+    Fault(
+        "test_leave_room_frees_a_slot_for_the_next_start_live",
+        "leave_room answers 200 and frees nothing",
+        "stack/app/api.py",
+        '    if ctx.pool.release(live_id, "leave_room") is None:',
+        "    if ctx.pool.get(live_id) is None:",
+    ),
+    Fault(
+        "test_clear_all_sessions_frees_every_slot_and_ends_live_sockets",
+        "clear_all_sessions frees the slots but leaves realtime sockets open",
+        "stack/app/pool.py",
+        '    "clear_all_sessions": CloseCode.SESSION_CLEARED,\n',
+        "",
+    ),
+    Fault(
+        "test_a_spoken_turn_comes_back_as_audio_and_transcript",
+        "the model's answer loses its last audio chunk",
+        "stack/realtime_sim/responses.py",
+        "        chunks = [audio[i : i + chunk_bytes] for i in range(0, len(audio), chunk_bytes)]\n",
+        "        chunks = [audio[i : i + chunk_bytes] for i in range(0, len(audio), chunk_bytes)][:-1]\n",
+    ),
+    Fault(
+        "test_the_official_openai_client_completes_a_turn",
+        "the token is read from ?token= only (SDKs send a header)",
+        "stack/app/relay.py",
+        'token = websocket.query_params.get("token") or bearer_token(websocket.headers.get("authorization"))',
+        'token = websocket.query_params.get("token")',
+    ),
+    Fault(
+        "test_a_full_pool_refuses_the_socket_with_4002",
+        "a full pool closes 4002 without the error event",
+        "stack/app/relay.py",
+        '            await websocket.send_json(error_event("4002", POOL_FULL_MESSAGE, "invalid_request_error"))',
+        "            pass",
+    ),
+    Fault(
+        "test_a_clean_close_frees_the_slot",
+        "a client's clean close does not free its slot",
+        "stack/app/relay.py",
+        "        ctx.pool.release(session.live_id, relay.release_reason)\n",
+        "        if relay.release_reason != 'client_disconnect':\n"
+        "            ctx.pool.release(session.live_id, relay.release_reason)\n",
+    ),
+    Fault(
+        "test_an_abrupt_tcp_drop_frees_the_slot",
+        "a connection that ends without a close frame parks the relay and holds the slot",
+        "stack/app/relay.py",
+        '            if message["type"] == "websocket.disconnect":\n',
+        '            if message["type"] == "websocket.disconnect" and message.get("code") != 1000:\n'
+        "                await asyncio.Event().wait()\n"
+        '            if message["type"] == "websocket.disconnect":\n',
+    ),
+    Fault(
+        "test_clients_vanishing_mid_stream_leave_the_deployment_healthy",
+        "the seed's crash: the relay's cleanup checks upstream.closed (gone in websockets 14) before "
+        "freeing the slot, so every session that ends leaks its slot",
+        "stack/app/relay.py",
+        "    finally:\n        ctx.pool.release(session.live_id, relay.release_reason)\n",
+        "    finally:\n        if relay.upstream is not None and not relay.upstream.closed:\n            pass\n"
+        "        ctx.pool.release(session.live_id, relay.release_reason)\n",
+    ),
+    Fault(
+        "test_an_upstream_failure_is_reported_and_frees_the_slot",
+        "a lost model connection closes 1000 without an error event",
+        "stack/app/relay.py",
+        '            await self._fail("realtime model connection lost")',
+        '            await _close(self.websocket, 1000, "bye", self.ctx)',
+    ),
+    Fault(
+        "test_sessions_opened_while_the_model_is_cut_off_fail_cleanly",
+        "a session whose model cannot be reached hangs holding its slot",
+        "stack/app/relay.py",
+        '            await self._fail(f"realtime model unavailable: {type(exc).__name__}")',
+        "            await asyncio.sleep(3600)",
+    ),
+]
+
+
+def scratch_copy(parent: Path) -> Path:
+    copy = parent / "repo"
+    shutil.copytree(ROOT, copy, ignore=_ignored)
+    return copy
+
+
+def run(copy: Path, select: str | None, out: Path) -> tuple[int, str, float]:
+    command = [sys.executable, "-m", "pytest", "e2e", "--stack=local", "-q", "-p", "no:cacheprovider",
+               f"--alluredir={out}", "--timeout=90"]  # fmt: skip
+    if select:
+        command += ["-k", select]
+    started = time.monotonic()
+    try:
+        done = subprocess.run(command, cwd=copy, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return -1, "timed out after 600 s", time.monotonic() - started
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - started
+
+
+def summary_line(output: str) -> str:
+    lines = [
+        line.strip("= ") for line in output.splitlines() if " in " in line and ("passed" in line or "failed" in line)
+    ]
+    return lines[-1] if lines else output.strip().splitlines()[-1][:200]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="run only the faults whose test contains this")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    args = parser.parse_args()
+    faults = [f for f in FAULTS if not args.only or args.only in f.test]
+    work = Path(tempfile.mkdtemp(prefix="realtime-qa-faults-"))
+    escaped: list[str] = []
+    try:
+        copy = scratch_copy(work)
+        code, output, took = run(copy, None, work / "baseline")
+        print(f"baseline (no fault): exit {code}, {summary_line(output)} ({took:.0f} s)", flush=True)
+        if code != 0:
+            print(output[-3000:])
+            return 1
+        for fault in faults:
+            target = copy / fault.path
+            original = target.read_text()
+            if fault.old not in original:
+                print(f"!! {fault.test}: the text to break is not in {fault.path}; update the fault", flush=True)
+                escaped.append(fault.test)
+                continue
+            target.write_text(original.replace(fault.old, fault.new, 1))
+            try:
+                code, output, took = run(copy, fault.test, work / fault.test)
+            finally:
+                target.write_text(original)
+            caught = code == 1 and "failed" in summary_line(output)
+            mark = "caught " if caught else "ESCAPED"
+            print(
+                f"{mark} {fault.test} <- {fault.what} [{fault.path}]: {summary_line(output)} ({took:.0f} s)", flush=True
+            )
+            if not caught:
+                escaped.append(fault.test)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"{len(faults) - len(escaped)}/{len(faults)} faults caught" + (f"; escaped: {escaped}" if escaped else ""))
+    return 1 if escaped else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
