@@ -12,77 +12,14 @@ from fixtures.profile import DEFAULT_PROFILE, PROFILE_KEYS, TargetProfile, load_
 
 SEED_PASSWORD = "Betty@123.com"
 
-# The block the README shows: every key with its default. Loading it must give the defaults.
-README_EXAMPLE = """\
-[tool.realtime-qa]
-# The account to log in with. Precedence: --email > RQA_EMAIL > this file > the seed account.
-email = "betty@123.com"
-# The NAME of the environment variable holding the password; a password never goes in a file.
-# Unset or empty: the seeds' test password, and only for the seed account above.
-password_env = "RQA_PASSWORD"
-
-[tool.realtime-qa.paths]
-# The deployment's endpoints (the seeds'); each starts with "/".
-health = "/health"
-login = "/api/auth/login"
-sessions = "/api/sessions"
-start_live = "/api/digital_human_develop/start_live"
-leave_room = "/api/digital_human_develop/leave_room/{live_id}"  # must contain {live_id}
-clear_all_sessions = "/api/digital_human_develop/clear_all_sessions"
-realtime = "/ws/realtime"
-metrics = "/metrics"
-
-[tool.realtime-qa.pool]
-limit = 0                  # engine slots; 0 = unknown: the suite discovers it, up to max_sessions
-max_sessions = 64          # how far discovery goes (>= 1)
-refused_code = 4002        # the code in a refused start_live's body
-refused_http_status = 429  # the HTTP status of a refused start_live
-refused_message = "Failed to start live: failed to load or create engine: concurrency over limit (code: 4002)"
-
-[tool.realtime-qa.close_codes]
-# WebSocket close codes (1000..4999), so the suite can tell why a session ended.
-session_cleared = 4000     # clear_all_sessions / leave_room closed it
-auth_failed = 4001         # no or bad token
-pool_full = 4002           # no engine slot
-idle_timeout = 4008        # the session timeout
-upstream_failure = 1011    # the realtime model failed
-message_too_big = 1009     # a frame over the size limit
-
-[tool.realtime-qa.realtime]
-model = "gpt-realtime"
-# echo = true              # true: the target echoes what it heard, audio compared byte for byte;
-#                          # false: only a plausible audio length is checked;
-#                          # absent: the harness decides (true when it runs the reference stack)
-prompt_text = "Hello, this is a realtime voice qualification test."  # spoken by espeak-ng
-turn_timeout_s = 20.0
-origin = ""                # Origin header on WebSocket handshakes; "" = the front end's origin
-
-[tool.realtime-qa.slo]
-health_p95_ms = 250.0
-health_samples = 200       # requests the p95 is over (>= 10)
-ttfa_p95_ms = 2000.0       # time to first audio of a turn
-slot_release_s = 5.0       # how long a freed slot may take to leave /api/sessions
-
-[tool.realtime-qa.ui]
-# The front end's strings and pages (the second seed's, byte for byte).
-connected = "已连接"
-reconnecting = "网络连接出现问题，正在尝试重新连接..."
-login_required = "请先登录后再使用语音功能"
-connect_timeout = "连接超时，请检查网络连接"
-auth_failed = "认证失败，请重新登录"
-start_recording = "开始录音"
-stop_recording = "停止录音"
-login_path = "/login"
-voice_path = "/"
-diagnostics_paths = ["/test-realtime.html", "/test-connection-fixed.html"]
-
-[tool.realtime-qa.ui.selectors]
-# Only what a role, label or visible text cannot find.
-status = "[data-testid=connection-status]"
-waveform = "[data-testid=waveform]"
-transcript = "[data-testid=transcript]"
-record_button = ""         # "" = find it by role and the start_recording text
-"""
+# The block the README shows (read from it): every key with its default. Loading it must give the defaults.
+README_EXAMPLE = (
+    (Path(__file__).resolve().parent.parent / "README.md")
+    .read_text()
+    .split("### The target profile", 1)[1]
+    .split("```toml\n", 1)[1]
+    .split("```", 1)[0]
+)
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
