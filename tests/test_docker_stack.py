@@ -26,6 +26,7 @@ from fixtures.docker_engine import docker_available, docker_client
 from fixtures.docker_reaper import LABEL_OWNER_HOST, LABEL_OWNER_PID, LABEL_RUN_ID, LABEL_STARTED, reap_leftovers
 from fixtures.docker_stack import DockerStack
 from fixtures.errors import DockerStackError, PortTaken
+from fixtures.stack_registry import use_stack
 
 SERVICES = ("realtime-sim", "app", "frontend")
 EMAIL, PASSWORD = "betty@123.com", "Betty@123.com"
@@ -134,10 +135,16 @@ def client():
 
 
 @pytest.fixture(scope="module")
-def stack(client):
+def module_stack(client):
     with DockerStack(client=client, env={"ENGINE_CONCURRENCY_LIMIT": "3"}) as running:
         print(f"docker stack timings: {json.dumps({k: round(v, 2) for k, v in running.timings.items()})}")
         yield running
+
+
+@pytest.fixture
+def stack(module_stack: DockerStack, request: pytest.FixtureRequest) -> DockerStack:
+    """The module's Docker stack, registered for the report like every other kind."""
+    return use_stack(request, module_stack)
 
 
 def _labelled(client, run_id: str):

@@ -238,3 +238,68 @@ def _attachments(node: object) -> list[dict]:
         return []
     own = [a for a in node.get("attachments", []) if isinstance(a, dict)]
     return own + [a for key in ("befores", "afters", "steps") for a in _attachments(node.get(key, []))]
+
+
+# -- interrupted runs: the target still goes down -------------------------------------------------------
+def _start_suite(out: Path, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")}
+    command = [sys.executable, "-m", "pytest", "e2e", *args, "-p", "no:cacheprovider", f"--alluredir={out}", "-v"]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_line(process: subprocess.Popen[str], marker: str, timeout_s: float) -> list[str]:
+    assert process.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        if marker in line:
+            return seen
+    process.kill()
+    raise AssertionError(f"waited {timeout_s} s for {marker!r}; the run printed:\n{''.join(seen[-40:])}")
+
+
+def _port_open(url: str) -> bool:
+    import socket
+
+    host, port = url.rsplit("//", 1)[1].split(":")
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, int(port.split("/")[0]))) == 0
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_an_interrupted_local_run_stops_its_services(tmp_path: Path, stop: signal.Signals) -> None:
+    process = _start_suite(tmp_path / "allure-results", "--stack=local")
+    lines = _wait_for_line(process, "PASSED", 120)  # the target is up and a test has run
+    assert process.stdout is not None
+    process.send_signal(stop)
+    rest = process.communicate(timeout=60)[0]
+    output = "".join(lines) + rest
+    assert process.returncode != 0, output[-2000:]
+    app_url = qualification(tmp_path)["target"]["app_url"]  # written even by an interrupted run
+    assert not _port_open(app_url), f"the app still listens after the run was interrupted:\n{output[-2000:]}"
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_an_interrupted_docker_run_removes_its_containers(tmp_path: Path, stop: signal.Signals) -> None:
+    ok, why = docker_available()
+    if not ok:
+        pytest.skip(why)
+    process = _start_suite(tmp_path / "r", "--stack=docker")
+    lines = _wait_for_line(process, "PASSED", 300)
+    client = docker_client()
+    try:
+        owned = {"label": f"realtime-qa.owner-pid={process.pid}"}
+        assert client.containers.list(all=True, filters=owned), "the run's containers were not found"
+        process.send_signal(stop)
+        rest = process.communicate(timeout=120)[0]
+        assert process.returncode != 0, ("".join(lines) + rest)[-2000:]
+        assert client.containers.list(all=True, filters=owned) == []
+        assert client.networks.list(filters=owned) == []
+    finally:
+        client.close()
