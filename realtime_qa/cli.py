@@ -136,13 +136,9 @@ def run_tests(pytest_args: list[str]) -> int:
     if "-h" in pytest_args or "--help" in pytest_args:
         print(TEST_HELP, end="")
         return 0
-    if "--no-setup" in pytest_args:
-        pytest_args.remove("--no-setup")
-    else:
-        from realtime_qa.machine_setup import prepare_machine
+    from realtime_qa.machine_setup import prepare_unless_told_not_to
 
-        prepare_machine()
-    command = [sys.executable, "-m", "pytest", *pytest_args]
+    command = [sys.executable, "-m", "pytest", *prepare_unless_told_not_to(pytest_args)]
     return subprocess.call(command, cwd=REPO_ROOT)
 
 

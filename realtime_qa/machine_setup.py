@@ -54,3 +54,14 @@ def prepare_machine() -> None:
         return
     if subprocess.call(["bash", str(BASE_IMAGE_SCRIPT)]) != 0:
         _say(f"{BASE_IMAGE_SCRIPT.name} failed: the Docker tests will say what is missing")
+
+
+def prepare_unless_told_not_to(args: list[str]) -> list[str]:
+    """``args`` without ``--no-setup``; prepares the machine first unless that flag was there.
+
+    Shared by the commands that run pytest (``qualify``, ``test``): the flag is theirs, not pytest's.
+    """
+    if "--no-setup" in args:
+        return [a for a in args if a != "--no-setup"]
+    prepare_machine()
+    return list(args)

@@ -57,12 +57,9 @@ def qualify(args: list[str]) -> int:
     if "-h" in args or "--help" in args:
         print(HELP, end="")
         return 0
-    if "--no-setup" in args:
-        args.remove("--no-setup")
-    else:
-        from realtime_qa.machine_setup import prepare_machine
+    from realtime_qa.machine_setup import prepare_unless_told_not_to
 
-        prepare_machine()
+    args = prepare_unless_told_not_to(args)
     results_file = _results_file(args)
     results_file.unlink(missing_ok=True)
     verbosity = [] if any(a in ("-q", "-v", "-vv", "--quiet", "--verbose") for a in args) else ["-v"]
