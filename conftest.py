@@ -2,14 +2,16 @@
 
 The options choose and describe the target the qualification suites (``e2e/``, ``load/``)
 run against; ``fixtures.target`` owns what they mean. The harness's own tests
-(``tests/``) ignore them.
+(``tests/``) ignore them. ``--base-url`` (the front end) and the browser flags
+(``--headed``, ``--browser-channel``, ``--slowmo``, ``--tracing``, ``--video``,
+``--screenshot``, ``--output``) are pytest-playwright-asyncio's own.
 """
 
 from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["fixtures.stack_registry", "fixtures.target", "reports.plugin"]
+pytest_plugins = ["fixtures.stack_registry", "fixtures.target", "fixtures.browser_plugin", "reports.plugin"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -21,7 +23,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where the target comes from: auto (docker when the daemon answers and the image builds, "
         "else local), docker, local (processes), external (--api-url/--ws-url). Default: auto",
     )
-    group.addoption("--base-url", default="", help="external: the front end's URL (e.g. http://host:3000)")
     group.addoption("--api-url", default="", help="external: the app's REST URL (e.g. http://host:8080)")
     group.addoption(
         "--ws-url", default="", help="external: the realtime WebSocket URL (e.g. ws://host:8080/ws/realtime)"

@@ -22,13 +22,15 @@ __all__ = ["HELP", "format_summary", "qualify"]
 
 RESULTS = REPO_ROOT / "reports" / "out" / "qualification.json"
 SUITES = ["e2e"]
+BROWSER_SUITE = "e2e/browser"
 
 HELP = """\
 usage: realtime-qa qualify [--no-setup] [--stack auto|docker|local|external] [OPTIONS] [PYTEST ARGS ...]
 
 Qualify a realtime voice deployment: bring the target up (or reach it), run the
-qualification suite (e2e/: API, WebSocket), write the Allure results and a summary
-page to reports/out/, tear the target down, and print a one-screen summary.
+qualification suite (e2e/: API, WebSocket, and the browser suite e2e/browser in a real
+Chromium with a fake microphone), write the Allure results and a summary page to
+reports/out/, tear the target down, and print a one-screen summary.
 
 target (pytest options of the suite; `pytest e2e/` takes the same):
   --stack MODE          auto (default: Docker when the daemon answers and the image
@@ -45,6 +47,12 @@ target (pytest options of the suite; `pytest e2e/` takes the same):
 this command:
   -h, --help            show this help and exit (nothing is installed or run)
   --no-setup            skip the machine preparation (Debian packages, Docker base image)
+  --no-browser          skip the browser suite (e2e/browser); without it, a missing
+                        Chromium is a setup error (exit 6)
+
+browser (pytest-playwright's flags): --headed, --browser-channel CHANNEL, --slowmo MS,
+  --tracing on|off|retain-on-failure, --video ..., --screenshot ..., --output DIR
+  (traces and videos are kept for failing tests unless given)
 
 Any other argument goes to pytest (e.g. -k health, -x, --alluredir DIR).
 Exit codes: 0 passed, 1 a check failed, 2 interrupted, 4 usage error,
@@ -60,6 +68,8 @@ def qualify(args: list[str]) -> int:
     from realtime_qa.machine_setup import prepare_unless_told_not_to
 
     args = prepare_unless_told_not_to(args)
+    if "--no-browser" in args:
+        args = [a for a in args if a != "--no-browser"] + [f"--ignore={BROWSER_SUITE}"]
     results_file = _results_file(args)
     results_file.unlink(missing_ok=True)
     verbosity = [] if any(a in ("-q", "-v", "-vv", "--quiet", "--verbose") for a in args) else ["-v"]
@@ -118,9 +128,10 @@ def format_summary(results: dict[str, Any], exit_code: int) -> str:
         lines.append(f"{verdict:<7}     {seed.title} ({detail})")
         if failed:
             lines.append(f"            remedy: {seed.remedy}")
-    ttfa = [float(v) for v in results.get("ttfa_ms") or [] if v is not None]
-    if ttfa:
-        lines.append(f"first audio p50 {_ms(ttfa, 50)}, p95 {_ms(ttfa, 95)} over {len(ttfa)} turn(s)")
+    for key, where in (("ttfa_ms", "socket"), ("browser_ttfa_ms", "browser")):
+        ttfa = [float(v) for v in results.get(key) or [] if v is not None]
+        if ttfa:
+            lines.append(f"first audio p50 {_ms(ttfa, 50)}, p95 {_ms(ttfa, 95)} over {len(ttfa)} turn(s) ({where})")
     limit = results.get("pool_limit")
     if limit is not None or results.get("pool_limit_source"):
         shown = limit if limit is not None else "unknown"

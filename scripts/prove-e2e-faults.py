@@ -14,6 +14,7 @@ Loopback only; each run is bounded (pytest-timeout and a subprocess timeout).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -193,7 +194,9 @@ def run(copy: Path, select: str | None, out: Path) -> tuple[int, str, float]:
         command += ["-k", select]
     started = time.monotonic()
     try:
-        done = subprocess.run(command, cwd=copy, capture_output=True, text=True, timeout=600)
+        # Failing runs keep their stacks' logs: under the scratch directory, removed with it.
+        env = {**os.environ, "TMPDIR": str(copy.parent)}
+        done = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired:
         return -1, "timed out after 600 s", time.monotonic() - started
     return done.returncode, done.stdout + done.stderr, time.monotonic() - started

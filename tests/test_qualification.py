@@ -37,7 +37,9 @@ def run_suite(out: Path, *args: str, env: dict[str, str] | None = None, timeout_
     command = [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", f"--alluredir={results}"]
     if not any(a.startswith("e2e") for a in args):
         command.insert(3, "e2e")
-    merged = {**os.environ, **(env or {})}
+    # Its temporary files (a failed stack keeps its logs) stay under this test's directory.
+    (out / "tmp").mkdir(parents=True, exist_ok=True)
+    merged = {**os.environ, "TMPDIR": str(out / "tmp"), **(env or {})}
     for name in ("PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST"):
         merged.pop(name, None)
     result = subprocess.run(command, cwd=ROOT, env=merged, capture_output=True, text=True, timeout=timeout_s)
@@ -243,6 +245,8 @@ def _attachments(node: object) -> list[dict]:
 # -- interrupted runs: the target still goes down -------------------------------------------------------
 def _start_suite(out: Path, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")}
+    (out.parent / "tmp").mkdir(parents=True, exist_ok=True)
+    env["TMPDIR"] = str(out.parent / "tmp")
     command = [sys.executable, "-m", "pytest", "e2e", *args, "-p", "no:cacheprovider", f"--alluredir={out}", "-v"]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -41,10 +42,8 @@ async def test_session_metadata_overrides_the_env_fault_but_keeps_the_delay(fail
         assert (await client.until("response.done"))[-1]["response"]["status"] == "completed"
 
 
-def test_a_bad_env_knob_stops_the_sim_at_start_naming_it() -> None:
-    with (
-        pytest.raises(StackStartError, match="realtime-sim exited") as failed,
-        LocalStack(services=["realtime-sim"], env={"SIM_FAULT": "explode"}, startup_timeout_s=15),
-    ):
-        pass
+def test_a_bad_env_knob_stops_the_sim_at_start_naming_it(tmp_path: Path) -> None:
+    stack = LocalStack(services=["realtime-sim"], env={"SIM_FAULT": "explode"}, startup_timeout_s=15, log_dir=tmp_path)
+    with pytest.raises(StackStartError, match="realtime-sim exited") as failed:
+        stack.start()
     assert "SIM_FAULT" in failed.value.details  # the log tail says which knob was wrong
