@@ -194,7 +194,8 @@ def run(copy: Path, select: str | None, out: Path) -> tuple[int, str, float]:
         command += ["-k", select]
     started = time.monotonic()
     try:
-        # Failing runs keep their stacks' logs: under the scratch directory, removed with it.
+        # Failing runs keep their stacks' logs: under the scratch directory, removed with it
+        # (its path is short enough for the socket Chromium puts in TMPDIR).
         env = {**os.environ, "TMPDIR": str(copy.parent)}
         done = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired:

@@ -31,7 +31,7 @@ def command(*args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[s
 
 def test_qualify_runs_the_suite_and_prints_its_summary(tmp_path: Path) -> None:
     results = tmp_path / "allure-results"
-    done = command("qualify", "--no-setup", "--stack=local", "-k", "health", f"--alluredir={results}")
+    done = command("qualify", "--no-setup", "--no-browser", "--stack=local", "-k", "health", f"--alluredir={results}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     out = done.stdout
     assert "test_health_answers_status_ok PASSED" in out  # progress: each test as it runs

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,12 +39,16 @@ def run_suite(out: Path, *args: str, env: dict[str, str] | None = None, timeout_
     command = [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", f"--alluredir={results}"]
     if not any(a.startswith("e2e") for a in args):
         command.insert(3, "e2e")
-    # Its temporary files (a failed stack keeps its logs) stay under this test's directory.
-    (out / "tmp").mkdir(parents=True, exist_ok=True)
-    merged = {**os.environ, "TMPDIR": str(out / "tmp"), **(env or {})}
+    # Its temporary files (a failed stack keeps its logs) go to a directory of its own, removed
+    # after the run; short, because Chromium puts a socket in it (a path of at most 107 bytes).
+    own_tmp = tempfile.mkdtemp(prefix="rqa-")
+    merged = {**os.environ, "TMPDIR": own_tmp, **(env or {})}
     for name in ("PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST"):
         merged.pop(name, None)
-    result = subprocess.run(command, cwd=ROOT, env=merged, capture_output=True, text=True, timeout=timeout_s)
+    try:
+        result = subprocess.run(command, cwd=ROOT, env=merged, capture_output=True, text=True, timeout=timeout_s)
+    finally:
+        shutil.rmtree(own_tmp, ignore_errors=True)
     return result, result.stdout + result.stderr
 
 
@@ -243,10 +249,17 @@ def _attachments(node: object) -> list[dict]:
 
 
 # -- interrupted runs: the target still goes down -------------------------------------------------------
-def _start_suite(out: Path, *args: str) -> subprocess.Popen[str]:
+@pytest.fixture
+def short_tmp() -> Iterator[str]:
+    """A TMPDIR for a run: short (Chromium puts a socket in it), removed with what the run kept."""
+    path = tempfile.mkdtemp(prefix="rqa-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _start_suite(out: Path, tmp: str, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")}
-    (out.parent / "tmp").mkdir(parents=True, exist_ok=True)
-    env["TMPDIR"] = str(out.parent / "tmp")
+    env["TMPDIR"] = tmp
     command = [sys.executable, "-m", "pytest", "e2e", *args, "-p", "no:cacheprovider", f"--alluredir={out}", "-v"]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -276,8 +289,8 @@ def _port_open(url: str) -> bool:
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
-def test_an_interrupted_local_run_stops_its_services(tmp_path: Path, stop: signal.Signals) -> None:
-    process = _start_suite(tmp_path / "allure-results", "--stack=local")
+def test_an_interrupted_local_run_stops_its_services(tmp_path: Path, short_tmp: str, stop: signal.Signals) -> None:
+    process = _start_suite(tmp_path / "allure-results", short_tmp, "--stack=local")
     lines = _wait_for_line(process, "PASSED", 120)  # the target is up and a test has run
     assert process.stdout is not None
     process.send_signal(stop)
@@ -290,11 +303,11 @@ def test_an_interrupted_local_run_stops_its_services(tmp_path: Path, stop: signa
 
 @pytest.mark.docker
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
-def test_an_interrupted_docker_run_removes_its_containers(tmp_path: Path, stop: signal.Signals) -> None:
+def test_an_interrupted_docker_run_removes_its_containers(tmp_path: Path, short_tmp: str, stop: signal.Signals) -> None:
     ok, why = docker_available()
     if not ok:
         pytest.skip(why)
-    process = _start_suite(tmp_path / "r", "--stack=docker")
+    process = _start_suite(tmp_path / "r", short_tmp, "--stack=docker")
     lines = _wait_for_line(process, "PASSED", 300)
     client = docker_client()
     try:
