@@ -130,3 +130,27 @@ def test_services_die_with_the_run_that_started_them() -> None:
 
 def test_free_port_is_free() -> None:
     assert not port_is_taken(free_port())
+
+
+@pytest.mark.slow
+def test_the_next_run_removes_the_log_directory_of_a_killed_run() -> None:
+    owner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; from fixtures.local_stack import LocalStack\n"
+            "s = LocalStack(services=['realtime-sim']).start()\n"
+            "print(s.log_dir, flush=True); time.sleep(120)",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert owner.stdout is not None
+    log_dir = Path(owner.stdout.readline().strip())
+    assert log_dir.is_dir()
+    owner.kill()
+    owner.wait(timeout=10)
+    with LocalStack(services=["realtime-sim"]):  # its start reaps what the killed run left
+        pass
+    assert not log_dir.exists(), "the killed run's temporary log directory is still there"
