@@ -39,9 +39,18 @@ def _ignored(folder: str, names: list[str]) -> set[str]:
 class Fault:
     test: str  # a -k expression selecting the test(s) that must fail
     what: str  # the bug, as a release note would say it
-    path: str
+    path: str  # the file to break ("" for a fault of the machine, set through env)
     old: str
     new: str
+    suite: str = "e2e"
+    env: tuple[tuple[str, str], ...] = ()
+
+
+JS = "stack/frontend/static/js/"
+# A machine whose browser has no CJK font: fontconfig told about the Latin fonts only.
+LATIN_ONLY_FONTS = """<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig><dir>/usr/share/fonts/truetype/dejavu</dir><cachedir>{cache}</cachedir></fontconfig>
+"""
 
 
 FAULTS = [
@@ -178,6 +187,144 @@ FAULTS = [
         '            await self._fail(f"realtime model unavailable: {type(exc).__name__}")',
         "            await asyncio.sleep(3600)",
     ),
+    # -- the browser suite (e2e/browser) --------------------------------------------------------
+    Fault(
+        "test_the_test_account_logs_in_and_the_token_survives_a_reload",
+        "the login page stores the token where the voice page does not look",
+        JS + "config.js",
+        "  window.localStorage.setItem(TOKEN_KEY, token);",
+        "  window.sessionStorage.setItem('t', token);",
+        suite="e2e/browser",
+    ),
+    Fault(
+        "test_a_wrong_password_shows_an_error_and_stores_nothing",
+        "a refused login says nothing",
+        JS + "login.js",
+        "  show(errorBox, failureMessage(result));",
+        "  show(errorBox, '');",
+        suite="e2e/browser",
+    ),
+    Fault(
+        "test_without_a_token_the_page_asks_to_log_in_and_opens_no_socket",
+        "the voice page connects without a token",
+        JS + "voice.js",
+        "  if (!token) {",
+        "  if (false) {",
+        suite="e2e/browser",
+    ),
+    Fault(
+        "test_a_bad_token_shows_auth_failed_and_never_retries",
+        "a 4001 close is retried like a network drop",
+        JS + "realtime-client.js",
+        "    if (code === CLOSE_CODES.AUTH_FAILED) {",
+        "    if (false) {",
+        suite="e2e/browser",
+    ),
+    Fault(
+        "test_recording_moves_the_waveform_and_the_answer_is_heard",
+        "开始录音 never asks for the microphone (the seed's 问题 4)",
+        JS + "voice.js",
+        "  show(ui.micError, '');\n  player.unlock();",
+        "  busy = false;\n  return;\n  player.unlock();",
+        suite="e2e/browser",
+    ),
+    Fault(
+        "test_recording_moves_the_waveform_and_the_answer_is_heard",
+        "the waveform is never drawn",
+        JS + "audio.js",
+        "    cancelAnimationFrame(this._raf);\n    this._raf = requestAnimationFrame(this._draw);",
+        "    cancelAnimationFrame(this._raf);",
+        suite="e2e/browser",
+    ),
+    Fault(
+        "test_recording_moves_the_waveform_and_the_answer_is_heard",
+        "the answer's audio is never played",
+        JS + "audio.js",
+        "    source.start(startAt);",
+        "    void startAt;",
+        suite="e2e/browser",
+    ),
+    Fault(
+        "test_a_refused_microphone_is_said_on_the_page_and_holds_no_extra_slot",
+        "a refused microphone is not said on the page",
+        JS + "voice.js",
+        "    show(ui.micError, micErrorMessage(err));",
+        "    show(ui.micError, '');",
+        suite="e2e/browser",
+    ),
+    Fault(
+        "test_the_seeds_chinese_strings_render_as_glyphs",
+        "the browser's machine has no CJK font",
+        "",
+        "",
+        "",
+        suite="e2e/browser",
+        env=(("FONTCONFIG_FILE", "{latin_only}"),),
+    ),
+    Fault(
+        "test_a_dropped_connection_shows_the_banner_backs_off_and_recovers",
+        "a dropped connection is never retried",
+        JS + "realtime-client.js",
+        "    this._scheduleRetry(kind, { code, reason, error: lastError });",
+        "    this._setState('stopped');",
+        suite="e2e/browser",
+    ),
+    Fault(
+        "test_a_dropped_connection_shows_the_banner_backs_off_and_recovers",
+        "reconnects without jitter",
+        JS + "backoff.js",
+        "const delayMs = Math.floor(this.random() * ceilingMs);",
+        "const delayMs = ceilingMs;",
+        suite="e2e/browser",
+    ),
+    Fault(
+        "test_a_dropped_connection_shows_the_banner_backs_off_and_recovers",
+        "reconnects without backoff",
+        JS + "backoff.js",
+        "const delayMs = Math.floor(this.random() * ceilingMs);",
+        "const delayMs = Math.floor(this.random() * this.baseMs);",
+        suite="e2e/browser",
+    ),
+    Fault(
+        "test_a_socket_that_never_opens_shows_the_connect_timeout",
+        "a socket that never opens is waited on forever",
+        JS + "realtime-client.js",
+        "    }, this.connectTimeoutMs);",
+        "    }, 3600 * 1000);",
+        suite="e2e/browser",
+    ),
+    Fault(
+        "test_a_full_pool_shows_4002_to_the_second_page_until_the_first_leaves",
+        "4002 is shown without the seed's text",
+        JS + "voice.js",
+        "        show(ui.error, (error && error.message) || POOL_FULL_MESSAGE);",
+        "        show(ui.error, '');",
+        suite="e2e/browser",
+    ),
+    Fault(
+        "test_a_full_pool_shows_4002_to_the_second_page_until_the_first_leaves",
+        "a page refused with 4002 never tries again",
+        JS + "realtime-client.js",
+        "    if (poolFull) kind = 'pool-full';",
+        "    if (poolFull) return this._setState('stopped');",
+        suite="e2e/browser",
+    ),
+    Fault(
+        "test_every_check_passes_on_a_healthy_deployment",
+        "the diagnostics page's WebSocket check never passes",
+        JS + "diagnostics-page.js",
+        "      if (event.type === 'session.created') finish({ ok: true,",
+        "      if (false) finish({ ok: true,",
+        suite="e2e/browser",
+    ),
+    Fault(
+        "test_the_health_check_fails_when_the_app_is_down",
+        "the diagnostics page says healthy when the app is down",
+        JS + "api.js",
+        "    return { ok: false, status: 0, body: null,",
+        "    return { ok: true, status: 200, body: null,",
+        suite="e2e/browser",
+    ),
 ]
 
 
@@ -187,16 +334,16 @@ def scratch_copy(parent: Path) -> Path:
     return copy
 
 
-def run(copy: Path, select: str | None, out: Path) -> tuple[int, str, float]:
-    command = [sys.executable, "-m", "pytest", "e2e", "--stack=local", "-q", "-p", "no:cacheprovider",
-               f"--alluredir={out}", "--timeout=90"]  # fmt: skip
+def run(copy: Path, select: str | None, out: Path, suite: str = "e2e", env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    command = [sys.executable, "-m", "pytest", suite, "--stack=local", "-q", "-p", "no:cacheprovider",
+               f"--alluredir={out}", "--timeout=120"]  # fmt: skip
     if select:
         command += ["-k", select]
     started = time.monotonic()
     try:
         # Failing runs keep their stacks' logs: under the scratch directory, removed with it
         # (its path is short enough for the socket Chromium puts in TMPDIR).
-        env = {**os.environ, "TMPDIR": str(copy.parent)}
+        env = {**os.environ, "TMPDIR": str(copy.parent), **(env or {})}
         done = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired:
         return -1, "timed out after 600 s", time.monotonic() - started
@@ -204,6 +351,9 @@ def run(copy: Path, select: str | None, out: Path) -> tuple[int, str, float]:
 
 
 def summary_line(output: str) -> str:
+    errors = [line for line in output.splitlines() if line.startswith("realtime-qa: ") and "target:" not in line]
+    if errors:  # a setup error (exit 6): say which
+        return errors[-1][:300]
     lines = [
         line.strip("= ") for line in output.splitlines() if " in " in line and ("passed" in line or "failed" in line)
     ]
@@ -220,12 +370,23 @@ def main() -> int:
     escaped: list[str] = []
     try:
         copy = scratch_copy(work)
+        latin_only = work / "latin-only-fonts.conf"
+        latin_only.write_text(LATIN_ONLY_FONTS.format(cache=work / "fontcache"))
         code, output, took = run(copy, None, work / "baseline")
         print(f"baseline (no fault): exit {code}, {summary_line(output)} ({took:.0f} s)", flush=True)
         if code != 0:
             print(output[-3000:])
             return 1
         for fault in faults:
+            env = {k: v.format(latin_only=latin_only) for k, v in fault.env}
+            if not fault.path:
+                code, output, took = run(copy, fault.test, work / "out", fault.suite, env)
+                caught = code == 1 and "failed" in summary_line(output)
+                print(f"{'caught ' if caught else 'ESCAPED'} {fault.test} <- {fault.what} [{env}]: "
+                      f"{summary_line(output)} ({took:.0f} s)", flush=True)  # fmt: skip
+                if not caught:
+                    escaped.append(fault.test)
+                continue
             target = copy / fault.path
             original = target.read_text()
             if fault.old not in original:
@@ -234,7 +395,7 @@ def main() -> int:
                 continue
             target.write_text(original.replace(fault.old, fault.new, 1))
             try:
-                code, output, took = run(copy, fault.test, work / fault.test)
+                code, output, took = run(copy, fault.test, work / "out", fault.suite, env)
             finally:
                 target.write_text(original)
             caught = code == 1 and "failed" in summary_line(output)

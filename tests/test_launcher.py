@@ -154,3 +154,16 @@ def test_the_next_run_removes_the_log_directory_of_a_killed_run() -> None:
     with LocalStack(services=["realtime-sim"]):  # its start reaps what the killed run left
         pass
     assert not log_dir.exists(), "the killed run's temporary log directory is still there"
+
+
+def test_a_picked_port_taken_before_the_service_binds_it_is_picked_again() -> None:
+    """free_port's race, made certain: the port is taken between picking it and starting."""
+    stack = LocalStack(services=["realtime-sim"])
+    with socket.socket() as thief:
+        thief.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        thief.bind(("127.0.0.1", stack.sim_port))
+        thief.listen()
+        taken = stack.sim_port
+        with stack:
+            assert stack.sim_port != taken
+            assert _port_open(stack.sim_port)

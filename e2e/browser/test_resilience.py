@@ -28,7 +28,7 @@ from fixtures.profile import TargetProfile
 from fixtures.session_ledger import SessionLedger
 from fixtures.target_setup import Target
 
-ATTEMPTS = 8  # reconnect attempts to watch: enough to see the backoff grow, and its jitter
+ATTEMPTS = 12  # reconnect attempts to watch: enough to see the backoff grow, and its jitter
 MAX_OUTAGE_S = 60.0  # however slow the deployment's backoff, the outage ends here
 
 
@@ -106,17 +106,21 @@ def gaps(opened_at: list[float]) -> list[float]:
 
 
 def assert_backoff_with_jitter(attempt_gaps: list[float]) -> None:
-    """The gaps between reconnect attempts grow (exponential backoff) and are not a fixed series (jitter)."""
-    assert len(attempt_gaps) >= 6, (
-        f"only {len(attempt_gaps) + 1} reconnect attempts in {MAX_OUTAGE_S:.0f} s: {attempt_gaps}"
+    """The gaps between reconnect attempts grow (exponential backoff) and vary (jitter).
+
+    Growth: the longest late gap clearly exceeds the first two. Jitter: the last six gaps
+    (at or near the backoff's cap) are not all alike, which a fixed series would make them.
+    For full jitter with 12 attempts either check fails by chance about once in 20,000 runs.
+    """
+    shown = [round(g, 2) for g in attempt_gaps]
+    assert len(attempt_gaps) >= ATTEMPTS - 1, (
+        f"only {len(attempt_gaps) + 1} reconnect attempts in {MAX_OUTAGE_S:.0f} s: {shown} s"
     )
     early, late = max(attempt_gaps[:2]), max(attempt_gaps[3:])
-    shown = [round(g, 2) for g in attempt_gaps]
     assert late >= 1.5 * early, f"the reconnect gaps do not grow (no backoff): {shown} s"
-    ratios = [b / a for a, b in itertools.pairwise(attempt_gaps) if a > 0.01]
-    fixed = all(abs(r - 1) < 0.1 or abs(r - 2) < 0.2 for r in ratios)
-    assert not fixed, f"the reconnect gaps follow a fixed series (no jitter): {shown} s"
-    assert statistics.pstdev(attempt_gaps) > 0.05, f"the reconnect gaps are all alike: {shown} s"
+    plateau = attempt_gaps[-6:]
+    spread = statistics.pstdev(plateau) / statistics.mean(plateau)
+    assert spread > 0.05, f"the reconnect gaps follow a fixed series (no jitter, spread {spread:.3f}): {shown} s"
 
 
 @pytest.mark.seed_class("timeout", story="the connection dropped mid-session")
