@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # What each slow test waits for (its own bounded waits), so a reader knows why it costs what it does.
 WHY = {
     "test_a_dropped_connection_shows_the_banner_backs_off_and_recovers":
-        "watches 8 reconnect attempts of a backoff that doubles to its cap (RECONNECT_BASE_MS 300, "
+        "watches 12 reconnect attempts of a backoff that doubles to its cap (RECONNECT_BASE_MS 300, "
         "RECONNECT_CAP_MS 3000 on the reference stack), then restarts the app and waits for 已连接",
     "test_a_socket_that_never_opens_shows_the_connect_timeout":
         "waits out the page's connect timeout (CONNECT_TIMEOUT_MS 3000) with the app paused, then its reconnect",
