@@ -3,6 +3,8 @@
   realtime-qa qualify    bring the target up, run the qualification suite, summarise
   realtime-qa report     the last run's report (Allure HTML, or the summary page)
   realtime-qa diagnose   the seeds' one-click diagnosis of a running deployment
+  realtime-qa probe      the exact 4002 limit of a running deployment, proved
+  realtime-qa capacity   a step load past the limit: where time to first audio breaks
   realtime-qa stack up   run the reference stack on 127.0.0.1 until Ctrl-C
   realtime-qa test       prepare the machine, then run the harness's own tests
 
@@ -184,10 +186,30 @@ def build_parser() -> argparse.ArgumentParser:
         "pool limit, the WebSocket handshake and one spoken turn. Each line is ✅ or ❌ with the seed's remedy; "
         "exit 1 when a check failed. Credentials: RQA_EMAIL / RQA_PASSWORD, or --email and --password-env NAME.",
     )
+    from realtime_qa import capacity_command, probe_command
     from realtime_qa import diagnose as diagnose_command
 
     diagnose_command.add_arguments(diagnose)
     diagnose.set_defaults(handler=diagnose_command.run_diagnose)
+    probe = commands.add_parser(
+        "probe",
+        help="find the engine pool's exact limit (sessions until 4002) and prove it, leaks included",
+        description="Hold realtime sessions, doubling the batch, until the deployment refuses one: the limit is "
+        "the number held. Then prove it: that many listed, one more refused with 4002 and the seed's text, a freed "
+        "slot reusable, nothing left behind. --json PATH writes the result; exit 1 when a check failed.",
+    )
+    probe_command.add_arguments(probe)
+    probe.set_defaults(handler=probe_command.run_probe_command)
+    capacity = commands.add_parser(
+        "capacity",
+        help="a step load to and past the limit: sessions held, time to first audio, errors, the knee, the SLO",
+        description="Locust streams real-time audio over a growing number of sessions (--steps), each step held "
+        "--step-s. Per step: sessions held, time to first audio p50/p95/p99, errors by code, the load generator's "
+        "CPU and send lag. Names the knee and the largest session count meeting --slo-ttfa-p95-ms. Writes JSON, "
+        "HTML, PNG charts and Locust's CSV/HTML report to --out; --workers N runs N local Locust workers.",
+    )
+    capacity_command.add_arguments(capacity)
+    capacity.set_defaults(handler=capacity_command.run_capacity_command)
 
     stack = commands.add_parser(
         "stack",

@@ -21,15 +21,17 @@ from realtime_qa.paths import REPO_ROOT
 __all__ = ["HELP", "format_summary", "qualify"]
 
 RESULTS = REPO_ROOT / "reports" / "out" / "qualification.json"
-SUITES = ["e2e"]
+SUITES = ["e2e", "load"]
 BROWSER_SUITE = "e2e/browser"
+LOAD_SUITE = "load"
 
 HELP = """\
 usage: realtime-qa qualify [--no-setup] [--stack auto|docker|local|external] [OPTIONS] [PYTEST ARGS ...]
 
 Qualify a realtime voice deployment: bring the target up (or reach it), run the
 qualification suite (e2e/: API, WebSocket, and the browser suite e2e/browser in a real
-Chromium with a fake microphone), write the Allure results and a summary page to
+Chromium with a fake microphone; load/: a short Locust smoke of streaming sessions, to
+the pool's limit and past it), write the Allure results and a summary page to
 reports/out/, tear the target down, and print a one-screen summary.
 
 target (pytest options of the suite; `pytest e2e/` takes the same):
@@ -49,6 +51,8 @@ this command:
   --no-setup            skip the machine preparation (Debian packages, Docker base image)
   --no-browser          skip the browser suite (e2e/browser); without it, a missing
                         Chromium is a setup error (exit 6)
+  --no-load             skip the load smoke (load/, about 45 s); `realtime-qa capacity`
+                        is its long form
 
 browser (pytest-playwright's flags): --headed, --browser-channel CHANNEL, --slowmo MS,
   --tracing on|off|retain-on-failure, --video ..., --screenshot ..., --output DIR
@@ -70,6 +74,8 @@ def qualify(args: list[str]) -> int:
     args = prepare_unless_told_not_to(args)
     if "--no-browser" in args:
         args = [a for a in args if a != "--no-browser"] + [f"--ignore={BROWSER_SUITE}"]
+    if "--no-load" in args:
+        args = [a for a in args if a != "--no-load"] + [f"--ignore={LOAD_SUITE}"]
     results_file = _results_file(args)
     results_file.unlink(missing_ok=True)
     verbosity = [] if any(a in ("-q", "-v", "-vv", "--quiet", "--verbose") for a in args) else ["-v"]

@@ -17,6 +17,7 @@ import pytest
 
 from fixtures.local_reaper import reap_leftovers
 from fixtures.ports import free_port
+from tests.test_launcher import killed_owner
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -195,23 +196,7 @@ def test_bad_setting_is_reported_without_a_traceback() -> None:
 
 def test_services_of_a_killed_run_are_reaped() -> None:
     """The second line: services that could not notice their owner's death are reaped by the next run."""
-    owner = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time; from fixtures.local_stack import LocalStack\n"
-            "s = LocalStack(services=['realtime-sim'], tie_to_owner=False).start()\n"
-            "print(s.sim_port, flush=True); time.sleep(120)",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert owner.stdout is not None
-    port = int(owner.stdout.readline())
-    assert port_open(port)
-    owner.kill()
-    owner.wait(timeout=10)
+    port = int(killed_owner("services=['realtime-sim'], tie_to_owner=False", "s.sim_port"))
     assert port_open(port), "the orphaned service should still be running before the reaper"
     assert reap_leftovers()
     deadline = time.monotonic() + 10

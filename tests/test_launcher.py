@@ -102,26 +102,31 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.mark.slow
-def test_services_die_with_the_run_that_started_them() -> None:
-    """SIGKILL the owner: its services notice (their pipe to it closes) and exit, no reaper needed."""
+def killed_owner(stack_args: str, prints: str) -> str:
+    """Start a stack in a process of its own, read what it prints once up, then SIGKILL that process."""
     owner = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import time; from fixtures.local_stack import LocalStack\n"
-            "s = LocalStack(services=['realtime-sim', 'app']).start()\n"
-            "print(s.sim_port, s.app_port, flush=True); time.sleep(120)",
+            f"s = LocalStack({stack_args}).start()\n"
+            f"print({prints}, flush=True); time.sleep(120)",
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )
     assert owner.stdout is not None
-    ports = [int(p) for p in owner.stdout.readline().split()]
-    assert all(_port_open(p) for p in ports)
+    printed = owner.stdout.readline().strip()
     owner.kill()
     owner.wait(timeout=10)
+    return printed
+
+
+@pytest.mark.slow
+def test_services_die_with_the_run_that_started_them() -> None:
+    """SIGKILL the owner: its services notice (their pipe to it closes) and exit, no reaper needed."""
+    ports = [int(p) for p in killed_owner("services=['realtime-sim', 'app']", "s.sim_port, s.app_port").split()]
     deadline = time.monotonic() + 15
     while any(_port_open(p) for p in ports) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -134,23 +139,7 @@ def test_free_port_is_free() -> None:
 
 @pytest.mark.slow
 def test_the_next_run_removes_the_log_directory_of_a_killed_run() -> None:
-    owner = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time; from fixtures.local_stack import LocalStack\n"
-            "s = LocalStack(services=['realtime-sim']).start()\n"
-            "print(s.log_dir, flush=True); time.sleep(120)",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert owner.stdout is not None
-    log_dir = Path(owner.stdout.readline().strip())
-    assert log_dir.is_dir()
-    owner.kill()
-    owner.wait(timeout=10)
+    log_dir = Path(killed_owner("services=['realtime-sim']", "s.log_dir"))
     with LocalStack(services=["realtime-sim"]):  # its start reaps what the killed run left
         pass
     assert not log_dir.exists(), "the killed run's temporary log directory is still there"

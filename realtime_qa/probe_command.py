@@ -1,0 +1,93 @@
+"""``realtime-qa probe``: the exact 4002 limit of a running deployment, proved, as a command.
+
+Logs in (RQA_EMAIL / RQA_PASSWORD, or --email and --password-env NAME), runs
+``load.probe``, prints progress and one line per check, and writes ``--json PATH``.
+Exit 0 when every check held, 1 when one did not, 2 for a usage error, 6 when the
+deployment cannot be reached or refuses the account.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+from pathlib import Path
+
+__all__ = ["add_arguments", "run_probe_command"]
+
+SETUP_ERROR = 6
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api-url", required=True, help="the app's REST URL, e.g. http://localhost:8080")
+    parser.add_argument("--ws-url", required=True, help="the realtime socket, e.g. ws://localhost:8080/ws/realtime")
+    parser.add_argument("--email", default="", help="the account (default: RQA_EMAIL, the profile, the seeds')")
+    parser.add_argument("--password-env", default="", metavar="NAME", help="the variable holding its password")
+    parser.add_argument("--max-sessions", type=int, default=0, help="give up above this many (default: the profile's)")
+    parser.add_argument("--origin", default="", help="the Origin header to send (default: none)")
+    parser.add_argument("--profile", type=Path, default=None, metavar="FILE.toml", help="target profile")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the result as JSON")
+
+
+def _raise_open_files_limit() -> None:
+    """Hundreds of sockets need more descriptors than a default soft limit of 1024 allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def run_probe_command(args: argparse.Namespace) -> int:
+    from fixtures.errors import HarnessError, ProfileError
+    from fixtures.external_stack import ExternalStack
+    from fixtures.profile import load_profile
+    from fixtures.target_setup import Target, log_in
+    from load.probe import run_probe
+    from reports.scrub import register_secret, scrub_tree
+
+    overrides = {key: value for key, value in (("email", args.email), ("password_env", args.password_env)) if value}
+    if args.max_sessions < 0:
+        print("realtime-qa: --max-sessions must be a positive number", file=sys.stderr)
+        return 2
+    try:
+        profile = load_profile(profile_file=args.profile, overrides=overrides)
+        stack = ExternalStack(args.api_url, args.ws_url, health_path=profile.paths.health).start()
+        password = profile.password()
+        register_secret(password)
+        target = Target(stack, profile, "external", "realtime-qa probe", profile.email, password)
+        log_in(target)
+    except ProfileError as exc:
+        print(f"realtime-qa: {exc}", file=sys.stderr)
+        return 2
+    except HarnessError as exc:
+        print(f"realtime-qa: {exc}", file=sys.stderr)
+        return SETUP_ERROR
+    _raise_open_files_limit()
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    result = asyncio.run(
+        run_probe(
+            stack.app_url,
+            stack.ws_url,
+            target.token,
+            profile,
+            max_sessions=args.max_sessions or None,
+            origin=args.origin or None,
+            say=say,
+        )
+    )
+    for name, ok in result.checks.items():
+        print(f"{'✅' if ok else '❌'} {name.replace('_', ' ')}")
+    for note in result.notes:
+        print(f"   note: {note}")
+    print(
+        f"limit {result.limit}; refused with {result.refused_code} / close {result.refused_close_code}; "
+        f"leaked {len(result.leaked_sessions)}; {result.timings.get('total_s', 0):.1f} s"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(scrub_tree(result.as_json()), ensure_ascii=False, indent=2) + "\n")
+    return 0 if result.ok else 1
