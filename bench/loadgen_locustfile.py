@@ -59,6 +59,8 @@ class SinkUser(User):
     @task
     def stream(self) -> None:
         chunk_ms = int(self.environment.parsed_options.chunk_ms)
-        chunks = CHUNKS.setdefault(chunk_ms, _chunks(chunk_ms))
+        if chunk_ms not in CHUNKS:  # once per process: a user that encodes stalls every other user's sends
+            CHUNKS[chunk_ms] = _chunks(chunk_ms)
+        chunks = CHUNKS[chunk_ms]
         with connect(self.environment.host, compression=None, max_size=None) as ws:
             stream_paced(ws.send, chunks, chunk_ms / 1000, gevent.sleep, _record)
