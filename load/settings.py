@@ -76,8 +76,10 @@ class LoadSettings:
         if not 20 <= chunk_ms <= 200:
             raise ValueError(f"--chunk-ms {chunk_ms} is outside 20-200 ms")
         profile_file = os.environ.get("RQA_PROFILE")
+        pyproject = REPO_ROOT / "pyproject.toml"  # absent in the Locust image: RQA_PROFILE, or the defaults
         profile = load_profile(
-            pyproject=REPO_ROOT / "pyproject.toml", profile_file=Path(profile_file) if profile_file else None
+            pyproject=pyproject if pyproject.exists() else None,
+            profile_file=Path(profile_file) if profile_file else None,
         )
         return cls(
             api_url=api_url,

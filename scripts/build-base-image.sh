@@ -4,11 +4,11 @@
 # stack/Dockerfile starts `FROM ${BASE_IMAGE}` (python:3.11-slim by default). Where no
 # registry is reachable, this script makes a stand-in: a Debian bookworm root filesystem
 # from debootstrap (python3, python3-venv, ca-certificates), with /opt/venv already holding
-# every package of stack/requirements.txt (installed in a chroot, which shares the host's
-# network and CA bundle), imported with `docker import`. The Dockerfile's own
+# every package of stack/requirements.txt and requirements-load.txt (installed in a
+# chroot, which shares the host's network and CA bundle), imported with `docker import`. The Dockerfile's own
 # `pip install -r` then finds everything satisfied and never needs the network.
 #
-# Idempotent: the image carries the sha256 of stack/requirements.txt and of this recipe in
+# Idempotent: the image carries the sha256 of both requirement files and of this recipe in
 # labels; a rerun with the same values prints "up to date" and exits. The debootstrap
 # result is cached in .cache/base-rootfs (git-ignored) so a requirements change only
 # redoes the pip step.
@@ -18,7 +18,7 @@
 #        BASE_IMAGE_TAG (default realtime-qa/base:bookworm)
 set -euo pipefail
 
-RECIPE_VERSION=1   # bump when this script changes what ends up in the image
+RECIPE_VERSION=2   # bump when this script changes what ends up in the image
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TAG="${BASE_IMAGE_TAG:-realtime-qa/base:bookworm}"
 CACHE_DIR="${BASE_ROOTFS_DIR:-$REPO_ROOT/.cache/base-rootfs}"
@@ -26,6 +26,7 @@ ROOT="$CACHE_DIR/root"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=bookworm
 REQUIREMENTS="$REPO_ROOT/stack/requirements.txt"
+LOAD_REQUIREMENTS="$REPO_ROOT/requirements-load.txt"  # Locust for load/Dockerfile's workers
 HOST_CA="${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}"
 FORCE=0
 
@@ -52,8 +53,8 @@ if [[ "$FORCE" == 0 ]] && docker image inspect python:3.11-slim >/dev/null 2>&1;
   exit 0
 fi
 
-[[ -f "$REQUIREMENTS" ]] || die "missing $REQUIREMENTS"
-REQ_SHA="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+[[ -f "$REQUIREMENTS" && -f "$LOAD_REQUIREMENTS" ]] || die "missing $REQUIREMENTS or $LOAD_REQUIREMENTS"
+REQ_SHA="$(cat "$REQUIREMENTS" "$LOAD_REQUIREMENTS" | sha256sum | cut -d' ' -f1)"
 RECIPE_SHA="$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)"
 
 label_of() {
@@ -115,7 +116,7 @@ else
 fi
 
 # -- 2. /opt/venv with the stack's requirements, installed in a chroot ----------------------
-log "step 2/4: python3 -m venv /opt/venv + pip install -r stack/requirements.txt (chroot, host network)"
+log "step 2/4: python3 -m venv /opt/venv + pip install -r stack/requirements.txt -r requirements-load.txt (chroot, host network)"
 t0=$SECONDS
 mount -t proc proc "$ROOT/proc" && MOUNTED+=("$ROOT/proc")
 [[ -c "$ROOT/dev/null" ]] || { rm -f "$ROOT/dev/null"; mknod -m 666 "$ROOT/dev/null" c 1 3; }
@@ -123,6 +124,7 @@ mount -t proc proc "$ROOT/proc" && MOUNTED+=("$ROOT/proc")
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 cp "$HOST_CA" "$ROOT/tmp/host-ca.crt"
 cp "$REQUIREMENTS" "$ROOT/tmp/requirements.txt"
+cp "$LOAD_REQUIREMENTS" "$ROOT/tmp/load-requirements.txt"
 rm -rf "$ROOT/opt/venv"
 chroot_env=(
   env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
@@ -133,10 +135,10 @@ for var in PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_TRUSTED_HOST http_proxy https_p
   if [[ -n "${!var:-}" ]]; then chroot_env+=("$var=${!var}"); fi
 done
 chroot "$ROOT" "${chroot_env[@]}" python3 -m venv /opt/venv
-chroot "$ROOT" "${chroot_env[@]}" /opt/venv/bin/pip install --no-compile -q -r /tmp/requirements.txt \
+chroot "$ROOT" "${chroot_env[@]}" /opt/venv/bin/pip install --no-compile -q -r /tmp/requirements.txt -r /tmp/load-requirements.txt \
   || die "pip install in the chroot failed (is PyPI reachable from this host? proxy/CA: PIP_CERT=$HOST_CA)"
 chroot "$ROOT" "${chroot_env[@]}" /opt/venv/bin/python -c \
-  "import fastapi, uvicorn, websockets, jwt, prometheus_client; print('imports ok')" >/dev/null
+  "import fastapi, uvicorn, websockets, jwt, prometheus_client, locust, psutil; print('imports ok')" >/dev/null
 chroot "$ROOT" "${chroot_env[@]}" /opt/venv/bin/python -m compileall -q /opt/venv/lib >/dev/null || true
 cleanup
 log "step 2/4: venv ready in $((SECONDS - t0)) s"

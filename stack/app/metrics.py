@@ -56,24 +56,33 @@ class AppMetrics:
             f"{PREFIX}_realtime_closes", "Realtime sockets closed by the app, by close code", ["code"], registry=r
         )
         self.upstream_connect = Histogram(
-            f"{PREFIX}_upstream_connect_seconds", "Time to open the upstream model socket",
-            buckets=_LATENCY_BUCKETS, registry=r,
+            f"{PREFIX}_upstream_connect_seconds",
+            "Time to open the upstream model socket",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.upstream_failures = Counter(
             f"{PREFIX}_upstream_failures", "Upstream connects refused or sockets lost", ["stage"], registry=r
         )
         self.first_audio = Histogram(
-            f"{PREFIX}_response_first_audio_seconds", "response.create to first audio delta",
-            buckets=_LATENCY_BUCKETS, registry=r,
+            f"{PREFIX}_response_first_audio_seconds",
+            "response.create to first audio delta",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.response = Histogram(
-            f"{PREFIX}_response_seconds", "response.create to response.done",
-            buckets=_LATENCY_BUCKETS, registry=r,
+            f"{PREFIX}_response_seconds",
+            "response.create to response.done",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.logins = Counter(f"{PREFIX}_logins", "Login attempts by outcome", ["outcome"], registry=r)
         self.http_requests = Histogram(
-            f"{PREFIX}_http_request_seconds", "HTTP request latency", ["method", "route", "status"],
-            buckets=_LATENCY_BUCKETS, registry=r,
+            f"{PREFIX}_http_request_seconds",
+            "HTTP request latency",
+            ["method", "route", "status"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
 
     def render(self) -> bytes:

@@ -20,9 +20,7 @@ def upstream_url(settings: Settings) -> str:
             f"AZURE_OPENAI_REALTIME_ENDPOINT={settings.upstream_endpoint!r} is not an http(s) or ws(s) URL"
         )
     path = parts.path if parts.path.endswith("/realtime") else f"{parts.path}/openai/realtime"
-    query = urlencode(
-        {"api-version": settings.upstream_api_version, "deployment": settings.upstream_deployment}
-    )
+    query = urlencode({"api-version": settings.upstream_api_version, "deployment": settings.upstream_deployment})
     return urlunsplit((scheme, parts.netloc, path, query, ""))
 
 
