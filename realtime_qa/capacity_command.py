@@ -14,11 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from realtime_qa.deployment_login import add_target_arguments
 from realtime_qa.paths import REPO_ROOT
 
 __all__ = ["add_arguments", "run_capacity_command"]
-
-SETUP_ERROR = 6
 
 
 def _steps(text: str) -> list[int]:
@@ -34,11 +33,7 @@ def _steps(text: str) -> list[int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--api-url", required=True, help="the app's REST URL, e.g. http://localhost:8080")
-    parser.add_argument("--ws-url", required=True, help="the realtime socket, e.g. ws://localhost:8080/ws/realtime")
-    parser.add_argument("--email", default="", help="the account (default: RQA_EMAIL, the profile, the seeds')")
-    parser.add_argument("--password-env", default="", metavar="NAME", help="the variable holding its password")
-    parser.add_argument("--profile", type=Path, default=None, metavar="FILE.toml", help="target profile")
+    add_target_arguments(parser)
     parser.add_argument(
         "--steps", type=_steps, default=None,
         help="users per step, e.g. 2,4,6,8,10 (default: to 1.5x the pool limit in 5 steps; "
@@ -74,30 +69,16 @@ def _find_limit(stack: object, token: str, profile: object) -> int:
 
 
 def run_capacity_command(args: argparse.Namespace) -> int:
-    from fixtures.errors import HarnessError, ProfileError
-    from fixtures.external_stack import ExternalStack
-    from fixtures.profile import load_profile
-    from fixtures.target_setup import Target, log_in
     from load.capacity import run_capacity
-    from reports.scrub import register_secret
+    from realtime_qa.deployment_login import log_in_to
 
-    overrides = {key: value for key, value in (("email", args.email), ("password_env", args.password_env)) if value}
     if not 20 <= args.chunk_ms <= 200 or args.workers < 0 or args.step_s <= 0:
         print("realtime-qa: --chunk-ms must be 20-200, --workers >= 0, --step-s > 0", file=sys.stderr)
         return 2
-    try:
-        profile = load_profile(profile_file=args.profile, overrides=overrides)
-        stack = ExternalStack(args.api_url, args.ws_url, health_path=profile.paths.health).start()
-        password = profile.password()
-        register_secret(password)
-        target = Target(stack, profile, "external", "realtime-qa capacity", profile.email, password)
-        log_in(target)
-    except ProfileError as exc:
-        print(f"realtime-qa: {exc}", file=sys.stderr)
-        return 2
-    except HarnessError as exc:
-        print(f"realtime-qa: {exc}", file=sys.stderr)
-        return SETUP_ERROR
+    target = log_in_to(args, "capacity")
+    if isinstance(target, int):
+        return target
+    stack, profile, password = target.stack, target.profile, target.password
     steps = args.steps or default_steps(profile.pool.limit or _find_limit(stack, target.token, profile))
     slo = args.slo_ttfa_p95_ms or profile.slo.ttfa_p95_ms
     print(f"capacity: steps {steps} users, {args.step_s:.0f} s each, SLO time to first audio p95 <= {slo:.0f} ms",

@@ -15,19 +15,15 @@ import resource
 import sys
 from pathlib import Path
 
-__all__ = ["add_arguments", "run_probe_command"]
+from realtime_qa.deployment_login import add_target_arguments
 
-SETUP_ERROR = 6
+__all__ = ["add_arguments", "run_probe_command"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--api-url", required=True, help="the app's REST URL, e.g. http://localhost:8080")
-    parser.add_argument("--ws-url", required=True, help="the realtime socket, e.g. ws://localhost:8080/ws/realtime")
-    parser.add_argument("--email", default="", help="the account (default: RQA_EMAIL, the profile, the seeds')")
-    parser.add_argument("--password-env", default="", metavar="NAME", help="the variable holding its password")
+    add_target_arguments(parser)
     parser.add_argument("--max-sessions", type=int, default=0, help="give up above this many (default: the profile's)")
     parser.add_argument("--origin", default="", help="the Origin header to send (default: none)")
-    parser.add_argument("--profile", type=Path, default=None, metavar="FILE.toml", help="target profile")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the result as JSON")
 
 
@@ -40,30 +36,17 @@ def _raise_open_files_limit() -> None:
 
 
 def run_probe_command(args: argparse.Namespace) -> int:
-    from fixtures.errors import HarnessError, ProfileError
-    from fixtures.external_stack import ExternalStack
-    from fixtures.profile import load_profile
-    from fixtures.target_setup import Target, log_in
     from load.probe import run_probe
-    from reports.scrub import register_secret, scrub_tree
+    from realtime_qa.deployment_login import log_in_to
+    from reports.scrub import scrub_tree
 
-    overrides = {key: value for key, value in (("email", args.email), ("password_env", args.password_env)) if value}
     if args.max_sessions < 0:
         print("realtime-qa: --max-sessions must be a positive number", file=sys.stderr)
         return 2
-    try:
-        profile = load_profile(profile_file=args.profile, overrides=overrides)
-        stack = ExternalStack(args.api_url, args.ws_url, health_path=profile.paths.health).start()
-        password = profile.password()
-        register_secret(password)
-        target = Target(stack, profile, "external", "realtime-qa probe", profile.email, password)
-        log_in(target)
-    except ProfileError as exc:
-        print(f"realtime-qa: {exc}", file=sys.stderr)
-        return 2
-    except HarnessError as exc:
-        print(f"realtime-qa: {exc}", file=sys.stderr)
-        return SETUP_ERROR
+    target = log_in_to(args, "probe")
+    if isinstance(target, int):
+        return target
+    stack, profile = target.stack, target.profile
     _raise_open_files_limit()
 
     def say(line: str) -> None:

@@ -2,8 +2,8 @@
 """Proof that each e2e test guards something: break the reference stack, see the test fail.
 
 For every fault below, a scratch copy of the repository gets one edit to ``stack/`` (the
-bug a test is meant to catch), then ``pytest e2e -k <test> --stack=local`` runs in that
-copy. A test that passes against its broken stack is a test that cannot fail: the script
+bug a test is meant to catch), then ``pytest e2e -k <test> --stack=local`` (or ``load``)
+runs in that copy. A test that passes against its broken stack is a test that cannot fail: the script
 says so and exits 1. It first runs the whole suite on an unbroken copy (it must pass).
 
     .venv/bin/python scripts/prove-e2e-faults.py [--only NAME] [--keep]
@@ -187,6 +187,31 @@ FAULTS = [
         '            await self._fail(f"realtime model unavailable: {type(exc).__name__}")',
         "            await asyncio.sleep(3600)",
     ),
+    # -- the load smoke (load/) ------------------------------------------------------------------
+    Fault(
+        "test_streaming_sessions_meet_the_time_to_first_audio_slo",
+        "the model takes 2.5 s to start every answer (the SLO is 2 s)",
+        "stack/realtime_sim/faults.py",
+        'delay = env_int("SIM_RESPONSE_DELAY_MS", 0, minimum=0)',
+        'delay = env_int("SIM_RESPONSE_DELAY_MS", 2500, minimum=0)',
+        suite="load",
+    ),
+    Fault(
+        "test_past_the_limit_the_extra_sessions_get_4002_and_the_held_ones_keep_working",
+        "under load the pool admits one session over its limit",
+        "stack/app/pool.py",
+        "if len(self._sessions) >= self.limit:",
+        "if len(self._sessions) > self.limit:",
+        suite="load",
+    ),
+    Fault(
+        "test_past_the_limit_the_extra_sessions_get_4002_and_the_held_ones_keep_working",
+        "a full pool closes the socket 1011 instead of 4002",
+        "stack/app/relay.py",
+        '        await _close(websocket, CloseCode.POOL_FULL, "concurrency over limit", ctx)',
+        '        await _close(websocket, 1011, "concurrency over limit", ctx)',
+        suite="load",
+    ),
     # -- the browser suite (e2e/browser) --------------------------------------------------------
     Fault(
         "test_the_test_account_logs_in_and_the_token_survives_a_reload",
@@ -335,7 +360,7 @@ def scratch_copy(parent: Path) -> Path:
 
 
 def run(copy: Path, select: str | None, out: Path, suite: str = "e2e", env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    command = [sys.executable, "-m", "pytest", suite, "--stack=local", "-q", "-p", "no:cacheprovider",
+    command = [sys.executable, "-m", "pytest", *suite.split(), "--stack=local", "-q", "-p", "no:cacheprovider",
                f"--alluredir={out}", "--timeout=120"]  # fmt: skip
     if select:
         command += ["-k", select]
@@ -362,17 +387,17 @@ def summary_line(output: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", help="run only the faults whose test contains this")
+    parser.add_argument("--only", action="append", help="run only the faults whose test contains this (repeatable)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = parser.parse_args()
-    faults = [f for f in FAULTS if not args.only or args.only in f.test]
+    faults = [f for f in FAULTS if not args.only or any(only in f.test for only in args.only)]
     work = Path(tempfile.mkdtemp(prefix="realtime-qa-faults-"))
     escaped: list[str] = []
     try:
         copy = scratch_copy(work)
         latin_only = work / "latin-only-fonts.conf"
         latin_only.write_text(LATIN_ONLY_FONTS.format(cache=work / "fontcache"))
-        code, output, took = run(copy, None, work / "baseline")
+        code, output, took = run(copy, None, work / "baseline", "e2e load")
         print(f"baseline (no fault): exit {code}, {summary_line(output)} ({took:.0f} s)", flush=True)
         if code != 0:
             print(output[-3000:])
