@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import json
 import os
@@ -58,12 +57,11 @@ async def _sink(port: int) -> None:
 async def _asyncio_trial(url: str, sessions: int, seconds: float, chunk_ms: int) -> dict[str, float]:
     from websockets.asyncio.client import connect
 
-    from fixtures.audio import BYTES_PER_SECOND, tone
+    from fixtures.audio import tone
     from load.generator_health import percentile
+    from load.pacing import append_events
 
-    pcm = tone(1.0)
-    size = BYTES_PER_SECOND * chunk_ms // 1000
-    chunk = '{"type":"input_audio_buffer.append","audio":"' + base64.b64encode(pcm[:size]).decode() + '"}'
+    chunk = append_events(tone(1.0), chunk_ms)[0]
     lags: list[tuple[float, float]] = []
     stop_at = time.monotonic() + seconds
 
@@ -78,7 +76,7 @@ async def _asyncio_trial(url: str, sessions: int, seconds: float, chunk_ms: int)
                     await asyncio.sleep(wait)
                 now = time.monotonic()
                 lags.append((now, (now - due) * 1000))
-                await ws.send(chunk)
+                await ws.send(chunk, text=True)
                 n += 1
 
     started = time.monotonic()

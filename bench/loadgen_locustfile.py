@@ -7,7 +7,7 @@ asks how many such streams one Locust worker process keeps on schedule.
 
 from __future__ import annotations
 
-import base64
+import functools
 import json
 import sys
 import time
@@ -20,8 +20,8 @@ import gevent
 from locust import User, constant, events, task
 from websockets.sync.client import connect
 
-from fixtures.audio import BYTES_PER_SECOND, tone
-from load.pacing import stream_paced
+from fixtures.audio import tone
+from load.pacing import append_events, stream_paced
 from load.settings import add_options
 
 events.init_command_line_parser.add_listener(add_options)
@@ -29,16 +29,11 @@ events.init_command_line_parser.add_listener(add_options)
 SECONDS_PER_STREAM = 60  # longer than any trial: each user streams for the whole run
 
 
-def _chunks(chunk_ms: int) -> list[str]:
-    pcm = tone(1.0) * SECONDS_PER_STREAM
-    size = BYTES_PER_SECOND * chunk_ms // 1000
-    return [
-        '{"type":"input_audio_buffer.append","audio":"' + base64.b64encode(pcm[i : i + size]).decode() + '"}'
-        for i in range(0, len(pcm), size)
-    ]
+def _chunks(chunk_ms: int) -> list[bytes]:
+    return append_events(tone(1.0) * SECONDS_PER_STREAM, chunk_ms)
 
 
-CHUNKS: dict[int, list[str]] = {}
+CHUNKS: dict[int, list[bytes]] = {}
 LAGS: list[tuple[float, float]] = []  # (when, ms late): the bench takes the steady part's p99, as for asyncio
 
 
@@ -63,4 +58,4 @@ class SinkUser(User):
             CHUNKS[chunk_ms] = _chunks(chunk_ms)
         chunks = CHUNKS[chunk_ms]
         with connect(self.environment.host, compression=None, max_size=None) as ws:
-            stream_paced(ws.send, chunks, chunk_ms / 1000, gevent.sleep, _record)
+            stream_paced(functools.partial(ws.send, text=True), chunks, chunk_ms / 1000, gevent.sleep, _record)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import shutil
@@ -31,10 +30,11 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fixtures.audio import BYTES_PER_SECOND, tone, utterance
+from fixtures.audio import tone, utterance
 from fixtures.local_stack import LocalStack
 from fixtures.realtime_client import RealtimeClient
 from load.generator_health import percentile
+from load.pacing import append_events
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,8 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 async def _clients(url: str, sessions: int, seconds: float) -> None:
     from websockets.asyncio.client import connect
 
-    size = BYTES_PER_SECOND // 10
-    chunk = '{"type":"input_audio_buffer.append","audio":"' + base64.b64encode(tone(0.1)[:size]).decode() + '"}'
+    chunk = append_events(tone(0.1), 100)[0]
     off = json.dumps(
         {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}}}
     )
@@ -58,7 +57,7 @@ async def _clients(url: str, sessions: int, seconds: float) -> None:
                 wait = begun + n * 0.1 - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                await ws.send(chunk)
+                await ws.send(chunk, text=True)
                 n += 1
                 if n % 50 == 0:
                     await ws.send('{"type":"input_audio_buffer.clear"}')  # keep the sim's buffer small

@@ -14,7 +14,7 @@ Chunks are encoded once per process and sent as pre-built JSON text.
 
 from __future__ import annotations
 
-import base64
+import functools
 import json
 import logging
 import time
@@ -32,7 +32,7 @@ from fixtures.realtime_protocol import TurnCollector, normalise, session_update_
 from fixtures.speech import SpeechUnavailable, spoken_prompt
 from load.event_log import EventLog
 from load.generator_health import GeneratorHealth
-from load.pacing import stream_paced
+from load.pacing import append_events, stream_paced
 from load.settings import REPO_ROOT, LoadSettings
 from load.token_cache import TokenCache
 
@@ -41,7 +41,7 @@ __all__ = ["HEALTH", "TOKENS", "RealtimeUser", "SessionEnded"]
 log = logging.getLogger("realtime_qa.load")
 TOKENS = TokenCache()
 HEALTH = GeneratorHealth()
-_CHUNKS: dict[tuple[str, int], list[str]] = {}  # (audio source, chunk ms) -> pre-built append events
+_CHUNKS: dict[tuple[str, int], list[bytes]] = {}  # (audio source, chunk ms) -> pre-built append events
 
 
 class SessionEnded(Exception):
@@ -62,16 +62,11 @@ def _audio(settings: LoadSettings) -> bytes:
         return utterance(1.5)
 
 
-def prebuilt_chunks(settings: LoadSettings) -> list[str]:
+def prebuilt_chunks(settings: LoadSettings) -> list[bytes]:
     """The turn's audio as ready-to-send JSON text, built once per process (the hot path only sends)."""
     key = (settings.wav or "prompt", settings.chunk_ms)
     if key not in _CHUNKS:
-        pcm = _audio(settings)
-        size = BYTES_PER_SECOND * settings.chunk_ms // 1000
-        _CHUNKS[key] = [
-            '{"type":"input_audio_buffer.append","audio":"' + base64.b64encode(pcm[i : i + size]).decode() + '"}'
-            for i in range(0, len(pcm), size)
-        ]
+        _CHUNKS[key] = append_events(_audio(settings), settings.chunk_ms)
     return _CHUNKS[key]
 
 
@@ -146,7 +141,8 @@ class RealtimeUser(User):
             gevent.sleep(self.settings.hold_s)
 
     def _turn(self, ws: ClientConnection) -> None:
-        stream_paced(ws.send, self.chunks, self.settings.chunk_ms / 1000, gevent.sleep, HEALTH.record_lag)
+        send = functools.partial(ws.send, text=True)  # the chunks are UTF-8 JSON already
+        stream_paced(send, self.chunks, self.settings.chunk_ms / 1000, gevent.sleep, HEALTH.record_lag)
         ws.send('{"type":"input_audio_buffer.commit"}')
         asked = time.perf_counter()
         ws.send('{"type":"response.create"}')
@@ -164,7 +160,7 @@ class RealtimeUser(User):
                 self._fire("time_to_first_audio", asked)
                 if self.settings.barge_in:
                     barged = True  # the user talks over the answer: the rest of it must not play
-                    ws.send(self.chunks[0])
+                    ws.send(self.chunks[0], text=True)
                     ws.send('{"type":"response.cancel"}')
         result = collector.result()
         if barged:
