@@ -58,6 +58,7 @@ async def _asyncio_trial(url: str, sessions: int, seconds: float, chunk_ms: int)
     from websockets.asyncio.client import connect
 
     from fixtures.audio import tone
+    from load.gc_pauses import calm_the_collector
     from load.generator_health import percentile
     from load.pacing import append_events
 
@@ -79,6 +80,7 @@ async def _asyncio_trial(url: str, sessions: int, seconds: float, chunk_ms: int)
                 await ws.send(chunk, text=True)
                 n += 1
 
+    calm_the_collector()  # the same collector settings as the Locust side
     started = time.monotonic()
     await asyncio.gather(*(one(i / RAMP_RATE) for i in range(sessions)), return_exceptions=True)
     settled = started + sessions / RAMP_RATE + 2

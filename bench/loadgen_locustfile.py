@@ -21,10 +21,12 @@ from locust import User, constant, events, task
 from websockets.sync.client import connect
 
 from fixtures.audio import tone
+from load.gc_pauses import calm_the_collector
 from load.pacing import append_events, stream_paced
 from load.settings import add_options
 
 events.init_command_line_parser.add_listener(add_options)
+calm_the_collector()  # as RealtimeUser's processes do
 
 SECONDS_PER_STREAM = 60  # longer than any trial: each user streams for the whole run
 

@@ -31,6 +31,7 @@ from fixtures.audio import BYTES_PER_SECOND, utterance
 from fixtures.realtime_protocol import TurnCollector, normalise, session_update_without_vad
 from fixtures.speech import SpeechUnavailable, spoken_prompt
 from load.event_log import EventLog
+from load.gc_pauses import calm_the_collector
 from load.generator_health import GeneratorHealth
 from load.pacing import append_events, stream_paced
 from load.settings import REPO_ROOT, LoadSettings
@@ -255,6 +256,7 @@ _SINKS: list[_EventsSink] = []
 @events.init.add_listener
 def _start_watching(environment: Any, **_kwargs: Any) -> None:
     """This process's generator health, and (with --events-log) its request events as JSON lines."""
+    calm_the_collector()
 
     def watch() -> None:
         while True:
