@@ -49,7 +49,8 @@ def test_interpolation_follows_compose_rules():
 def test_compose_file_is_realised_with_chosen_ports():
     variables = {"APP_PORT": "18080", "FRONTEND_PORT": "13000", "SIM_PORT": "18090", "SIM_API_KEY": "k"}
     services = load_compose(COMPOSE_FILE, variables)
-    assert set(services) == set(SERVICES)
+    assert {name for name, spec in services.items() if not spec.profiles} == set(SERVICES)
+    assert {name for name, spec in services.items() if spec.profiles} == {"locust-master", "locust-worker"}
     app = services["app"]
     assert [(p.host_ip, p.host_port, p.container_port) for p in app.ports] == [("127.0.0.1", 18080, 8080)]
     assert app.environment["AZURE_OPENAI_REALTIME_ENDPOINT"] == "http://realtime-sim:8090"
@@ -60,13 +61,13 @@ def test_compose_file_is_realised_with_chosen_ports():
     assert services["frontend"].environment["APP_PORT"] == "18080"  # the browser's view of the app
     assert services["frontend"].depends_on == {"app": "service_healthy"}
     assert services["realtime-sim"].environment["SIM_API_KEY"] == "k"
-    for spec in services.values():
+    for spec in (services[name] for name in SERVICES):
         assert spec.image == "realtime-qa/stack:local"
         assert spec.healthcheck is not None
         assert all(p.host_ip == "127.0.0.1" for p in spec.ports)
     # One build for the one image: the first service to start builds it, the others reuse it.
     builders = [name for name, spec in services.items() if spec.build is not None]
-    assert builders == ["realtime-sim"]
+    assert builders == ["realtime-sim", "locust-master"]  # the load profile's image: only with --profile load
     assert services["realtime-sim"].build["dockerfile"] == "stack/Dockerfile"
 
 
