@@ -261,7 +261,15 @@ def _start_suite(out: Path, tmp: str, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")}
     env["TMPDIR"] = tmp
     command = [sys.executable, "-m", "pytest", "e2e", *args, "-p", "no:cacheprovider", f"--alluredir={out}", "-v"]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=_ctrl_c_as_at_a_terminal,
+    )  # fmt: skip
+
+
+def _ctrl_c_as_at_a_terminal() -> None:
+    """A shell's background job (CI under nohup, ``cmd &``) inherits SIGINT ignored; a terminal's does not."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_line(process: subprocess.Popen[str], marker: str, timeout_s: float) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
 
 from stack.app.auth import InvalidToken, bearer_token
 from stack.app.context import AppContext
@@ -164,7 +164,9 @@ class RealtimeRelay:
             started = time.perf_counter()
             self.upstream = await connect_upstream(self.ctx.settings)
             self.ctx.metrics.upstream_connect.observe(time.perf_counter() - started)
-        except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ValueError) as exc:
+        except (OSError, TimeoutError, EOFError, WebSocketException, InvalidURI, ValueError) as exc:
+            # Any way the model's socket fails to open (a refused or reset TCP connection, a
+            # handshake cut short: InvalidMessage, ConnectionClosed) is the model unavailable.
             self.ctx.metrics.upstream_failures.labels("connect").inc()
             self.release_reason = "upstream_unavailable"
             log.error(
