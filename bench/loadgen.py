@@ -58,8 +58,8 @@ async def _asyncio_trial(url: str, sessions: int, seconds: float, chunk_ms: int)
     from websockets.asyncio.client import connect
 
     from fixtures.audio import tone
+    from fixtures.percentiles import percentile
     from load.gc_pauses import calm_the_collector
-    from load.generator_health import percentile
     from load.pacing import append_events
 
     chunk = append_events(tone(1.0), chunk_ms)[0]
@@ -102,7 +102,7 @@ def locust_trial(url: str, sessions: int, seconds: float, chunk_ms: int) -> tupl
         if not report.exists():
             return float("inf"), 0
         recorded = json.loads(report.read_text())
-    from load.generator_health import percentile
+    from fixtures.percentiles import percentile
 
     settled = recorded["first"] + sessions / RAMP_RATE + 2
     steady = [lag for t, lag in recorded["lags"] if t >= settled]

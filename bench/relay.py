@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fixtures.audio import tone, utterance
 from fixtures.local_stack import LocalStack
+from fixtures.percentiles import percentile
 from fixtures.realtime_client import RealtimeClient
-from load.generator_health import percentile
 from load.pacing import append_events
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,16 +9,10 @@ from dataclasses import dataclass
 import httpx
 
 from fixtures.api_client import ApiClient
+from fixtures.percentiles import percentile
 from fixtures.polling import wait_until
 
 __all__ = ["LatencySample", "count_sessions", "fill_with_live_sessions", "percentile", "sample_latency"]
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """The nearest-rank percentile (what a p95 in an SLO means)."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))  # ceil
-    return ordered[int(rank) - 1]
 
 
 @dataclass(frozen=True)

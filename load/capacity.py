@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 
+from fixtures.percentiles import percentile
 from load.event_log import event_files, read_events
-from load.generator_health import percentile
 from load.locust_process import LOAD_DIR, LocustRun
 
 __all__ = ["CapacityResult", "StepResult", "analyse", "run_capacity"]

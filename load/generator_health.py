@@ -11,7 +11,6 @@ so the report can mark its figures as untrustworthy. Workers send theirs to the 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -19,18 +18,12 @@ from typing import Any
 
 import psutil
 
-__all__ = ["GeneratorHealth", "percentile"]
+from fixtures.percentiles import percentile
+
+__all__ = ["GeneratorHealth"]
 
 log = logging.getLogger("realtime_qa.load")
 MIN_LAGS = 200  # a p99 of fewer sends is two or three of them: no verdict yet (the run's end has one)
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """The nearest-rank percentile (what a p99 in an SLO means); 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered), max(1, math.ceil(pct / 100 * len(ordered)))) - 1]
 
 
 @dataclass

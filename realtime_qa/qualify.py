@@ -106,11 +106,9 @@ def read_results(path: Path = RESULTS) -> dict[str, Any] | None:
 
 
 def _ms(values: list[float], pct: float) -> str:
-    if not values:
-        return "-"
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))
-    return f"{ordered[int(rank) - 1]:.0f} ms"
+    from fixtures.percentiles import percentile
+
+    return f"{percentile(values, pct):.0f} ms" if values else "-"
 
 
 def format_summary(results: dict[str, Any], exit_code: int) -> str:

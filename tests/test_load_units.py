@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
+from fixtures.percentiles import percentile
 from load import pacing
 from load.capacity import SETTLE_S, analyse
 from load.event_log import EventLog, read_events
-from load.generator_health import MIN_LAGS, GeneratorHealth, percentile
+from load.generator_health import MIN_LAGS, GeneratorHealth
 from load.settings import LoadSettings
 from realtime_qa.capacity_command import _steps, default_steps
 
