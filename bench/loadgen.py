@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,13 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from load.probe import raise_open_files_limit  # noqa: E402 - after the path insert
+
 LAG_LIMIT_MS = 20.0
 RAMP_RATE = 200  # sessions opened per second in a trial
-
-
-def _raise_files() -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 # -- the sink ---------------------------------------------------------------------------------
@@ -162,7 +158,7 @@ def main() -> int:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    _raise_files()
+    raise_open_files_limit()
     if args.sink:
         asyncio.run(_sink(args.sink))
         return 0

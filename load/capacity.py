@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from fixtures.percentiles import percentile
+from fixtures.profile import TargetProfile
+from fixtures.session_ledger import SessionLedger
 from load.event_log import event_files, read_events
 from load.locust_process import LOAD_DIR, LocustRun
 
@@ -72,26 +72,22 @@ class CapacityResult:
 class SessionSampler(threading.Thread):
     """What the deployment says it holds, once a second (a thread: this process runs no loop)."""
 
-    def __init__(self, api_url: str, sessions_path: str, token: str) -> None:
+    def __init__(self, api_url: str, token: str, profile: TargetProfile) -> None:
         super().__init__(name="session-sampler", daemon=True)
-        self.client = httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=5)
-        self.path = sessions_path
+        self.ledger = SessionLedger(api_url, token, profile)
         self.samples: list[tuple[float, int]] = []
         self._stopping = threading.Event()
 
     def run(self) -> None:
         while not self._stopping.wait(1.0):
-            try:
-                response = self.client.get(self.path)
-                if response.status_code == 200:
-                    self.samples.append((time.time(), len(response.json().get("sessions", []))))
-            except httpx.HTTPError:
-                pass
+            ids = self.ledger.ids()
+            if ids is not None:  # the app did not answer: no sample rather than a false zero
+                self.samples.append((time.time(), len(ids)))
 
     def stop(self) -> None:
         self._stopping.set()
         self.join(timeout=10)
-        self.client.close()
+        self.ledger.close()
 
 
 def analyse(
@@ -153,7 +149,7 @@ def analyse(
 
 
 def run_capacity(
-    api_url: str, ws_url: str, token_for_sampler: str, sessions_path: str, *, steps: list[int], step_s: float,
+    api_url: str, ws_url: str, token_for_sampler: str, profile: TargetProfile, *, steps: list[int], step_s: float,
     slo_ttfa_p95_ms: float, out_dir: Path, workers: int = 0, chunk_ms: int = 100, env: dict[str, str] | None = None,
 ) -> CapacityResult:  # fmt: skip
     """Run the step load and write capacity.json / .html / charts and Locust's CSV and HTML under ``out_dir``."""
@@ -170,7 +166,7 @@ def run_capacity(
         "--lag-report", str(health_file), "--csv", str(out_dir / "locust"), "--csv-full-history",
         "--html", str(out_dir / "locust-report.html"), "--only-summary", "--stop-timeout", "5",
     ]  # fmt: skip
-    sampler = SessionSampler(api_url, sessions_path, token_for_sampler)
+    sampler = SessionSampler(api_url, token_for_sampler, profile)
     sampler.start()
     run = LocustRun(LOAD_DIR / "capacity_locustfile.py", args, out_dir, workers=workers, env=env or {},
                     timeout_s=len(steps) * step_s + 120)  # fmt: skip

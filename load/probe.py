@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,10 +21,19 @@ from typing import Any
 
 import httpx
 
+from fixtures.polling import WaitTimeout, wait_until
 from fixtures.profile import TargetProfile
 from fixtures.realtime_client import RealtimeClient, RealtimeTimeout
 
-__all__ = ["ProbeResult", "run_probe"]
+__all__ = ["ProbeResult", "raise_open_files_limit", "run_probe"]
+
+
+def raise_open_files_limit() -> None:
+    """Hundreds of sockets need more descriptors than a default soft limit of 1024 allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 @dataclass
@@ -113,13 +123,14 @@ class _Probe:
         await asyncio.gather(*(c.close() for c in self.held), return_exceptions=True)
         self.held.clear()
 
-    async def wait_listed(self, http: httpx.AsyncClient, accept: Callable[[set[str]], bool], timeout_s: float):  # type: ignore[no-untyped-def]
-        deadline = time.monotonic() + timeout_s
-        while True:
-            ids = await self.sessions(http)
-            if accept(ids) or time.monotonic() >= deadline:
-                return ids
-            await asyncio.sleep(0.1)
+    async def wait_listed(
+        self, http: httpx.AsyncClient, accept: Callable[[set[str]], bool], timeout_s: float
+    ) -> set[str]:
+        """The listed ids once ``accept`` holds, or as they are when the bound runs out (a check then fails)."""
+        with contextlib.suppress(WaitTimeout):
+            return await wait_until(lambda: self.sessions(http), "the listed sessions", timeout_s=timeout_s,
+                                    interval_s=0.1, accept=accept)  # fmt: skip
+        return await self.sessions(http)
 
 
 async def run_probe(

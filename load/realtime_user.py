@@ -84,14 +84,16 @@ class RealtimeUser(User):
         self.chunks = prebuilt_chunks(self.settings)
 
     # -- reporting --------------------------------------------------------------------------
-    def _fire(self, name: str, started: float, length: int = 0, exception: Exception | None = None) -> None:
+    def _fire(
+        self, name: str, started: float, length: int = 0, exception: Exception | None = None, during: str = ""
+    ) -> None:
         self.environment.events.request.fire(
             request_type="WS",
             name=name,
             response_time=(time.perf_counter() - started) * 1000,
             response_length=length,
             exception=exception,
-            context={},
+            context={"during": during} if during else {},
         )
 
     def _ended(self, name: str, started: float, code: int | str | None, message: str = "") -> SessionEnded:
@@ -99,10 +101,7 @@ class RealtimeUser(User):
         if str(code) == str(self.settings.profile.close_codes.auth_failed):
             TOKENS.forget(self.settings.api_url, self.email)  # expired: the next session logs in again
         failure = SessionEnded(f"{code}: {message}".strip(": "))
-        self.environment.events.request.fire(
-            request_type="WS", name=f"closed {code}", response_time=(time.perf_counter() - started) * 1000,
-            response_length=0, exception=failure, context={"during": name},
-        )  # fmt: skip
+        self._fire(f"closed {code}", started, exception=failure, during=name)
         return failure
 
     # -- the session ------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def _attach(result: CapacityResult, out: Path) -> None:
 def _run(target: Target, out: Path, steps: list[int]) -> CapacityResult:
     env = {"RQA_EMAIL": target.email, "RQA_PASSWORD": target.password}
     result = run_capacity(
-        target.stack.app_url, target.stack.ws_url, target.token, target.profile.paths.sessions, steps=steps,
+        target.stack.app_url, target.stack.ws_url, target.token, target.profile, steps=steps,
         step_s=STEP_S, slo_ttfa_p95_ms=target.profile.slo.ttfa_p95_ms, out_dir=out, env=env,
     )  # fmt: skip
     _attach(result, out)

@@ -13,9 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from realtime_qa.deployment_login import add_target_arguments
 from realtime_qa.paths import REPO_ROOT
+
+if TYPE_CHECKING:
+    from fixtures.target_setup import Target
 
 __all__ = ["add_arguments", "run_capacity_command"]
 
@@ -53,17 +57,18 @@ def default_steps(limit: int) -> list[int]:
     return sorted({max(1, round(top * n / 5)) for n in range(1, 6)})
 
 
-def _find_limit(stack: object, token: str, profile: object) -> int:
+def _find_limit(target: Target) -> int:
     """The pool limit the steps go past, from the probe when the profile does not know it."""
     import asyncio
 
     from load.probe import run_probe
 
     print("capacity: the profile does not know the pool limit; probing for it", flush=True)
-    found = asyncio.run(run_probe(stack.app_url, stack.ws_url, token, profile, say=lambda _line: None))  # type: ignore[attr-defined]
+    stack, profile = target.stack, target.profile
+    found = asyncio.run(run_probe(stack.app_url, stack.ws_url, target.token, profile, say=lambda _line: None))
     if found.limit is None:
-        print(f"capacity: no limit within max_sessions={profile.pool.max_sessions}; stepping to it", flush=True)  # type: ignore[attr-defined]
-        return int(profile.pool.max_sessions)  # type: ignore[attr-defined]
+        print(f"capacity: no limit within max_sessions={profile.pool.max_sessions}; stepping to it", flush=True)
+        return profile.pool.max_sessions
     print(f"capacity: the pool holds {found.limit} sessions", flush=True)
     return found.limit
 
@@ -79,13 +84,13 @@ def run_capacity_command(args: argparse.Namespace) -> int:
     if isinstance(target, int):
         return target
     stack, profile, password = target.stack, target.profile, target.password
-    steps = args.steps or default_steps(profile.pool.limit or _find_limit(stack, target.token, profile))
+    steps = args.steps or default_steps(profile.pool.limit or _find_limit(target))
     slo = args.slo_ttfa_p95_ms or profile.slo.ttfa_p95_ms
     print(f"capacity: steps {steps} users, {args.step_s:.0f} s each, SLO time to first audio p95 <= {slo:.0f} ms",
           flush=True)  # fmt: skip
     env = {"RQA_EMAIL": profile.email, "RQA_PASSWORD": password}
     result = run_capacity(
-        stack.app_url, stack.ws_url, target.token, profile.paths.sessions, steps=steps, step_s=args.step_s,
+        stack.app_url, stack.ws_url, target.token, profile, steps=steps, step_s=args.step_s,
         slo_ttfa_p95_ms=slo, out_dir=args.out, workers=args.workers, chunk_ms=args.chunk_ms, env=env,
     )  # fmt: skip
     for step in result.steps:

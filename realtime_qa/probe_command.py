@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import sys
 from pathlib import Path
 
@@ -27,16 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the result as JSON")
 
 
-def _raise_open_files_limit() -> None:
-    """Hundreds of sockets need more descriptors than a default soft limit of 1024 allows."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = hard if hard != resource.RLIM_INFINITY else 65536
-    if soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-
-
 def run_probe_command(args: argparse.Namespace) -> int:
-    from load.probe import run_probe
+    from load.probe import raise_open_files_limit, run_probe
     from realtime_qa.deployment_login import log_in_to
     from reports.scrub import scrub_tree
 
@@ -47,7 +38,7 @@ def run_probe_command(args: argparse.Namespace) -> int:
     if isinstance(target, int):
         return target
     stack, profile = target.stack, target.profile
-    _raise_open_files_limit()
+    raise_open_files_limit()
 
     def say(line: str) -> None:
         print(line, flush=True)
