@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import ExitStack
 
@@ -62,3 +64,13 @@ def stack_factory(request: pytest.FixtureRequest) -> Iterator[StackFactory]:
             return exits.enter_context(stack)
 
         yield start
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[str]:
+    """A TMPDIR for a nested run: short (Chromium puts a socket in it), removed with what the run kept
+    (a run whose test failed keeps its stack's logs, as it should; the harness's own tests must not
+    leave them in the machine's /tmp)."""
+    path = tempfile.mkdtemp(prefix="rqa-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

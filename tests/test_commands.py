@@ -17,6 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
+@pytest.fixture(autouse=True)
+def _nested_runs_use_a_tmp_of_their_own(short_tmp: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failing or --keep-stack run keeps its logs by design: in this test's TMPDIR, not the machine's."""
+    monkeypatch.setenv("TMPDIR", short_tmp)
+
+
 def command(*args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")}
     return subprocess.run(

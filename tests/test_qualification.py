@@ -249,14 +249,6 @@ def _attachments(node: object) -> list[dict]:
 
 
 # -- interrupted runs: the target still goes down -------------------------------------------------------
-@pytest.fixture
-def short_tmp() -> Iterator[str]:
-    """A TMPDIR for a run: short (Chromium puts a socket in it), removed with what the run kept."""
-    path = tempfile.mkdtemp(prefix="rqa-")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def _start_suite(out: Path, tmp: str, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")}
     env["TMPDIR"] = tmp
